@@ -1,0 +1,51 @@
+"""The ``mucalo`` command: one verb per pipeline stage, plus the end-to-end ``run``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mucalo import __version__
+from mucalo.cli import simulate as simulate_cli
+from mucalo.cli.common import setup_logging
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="mucalo",
+    help="Calorimetric measurement of multi-TeV muons via deep regression (EPJC 82:79, 2022).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mucalo {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="More logging.")] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Warnings and errors only.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    setup_logging(verbose, quiet=quiet)
+
+
+app.command("simulate")(simulate_cli.simulate_command)
+app.command("info")(simulate_cli.info)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

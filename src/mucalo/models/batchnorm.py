@@ -1,0 +1,140 @@
+"""Running batch-norm as it produced the paper's numbers (LUMIN 0.8.0, fastai course-v3 lesson 10).
+
+Unlike ``nn.BatchNorm``, training normalises with *running* statistics that are updated first, and
+evaluation applies the very same stored statistics, so train and eval agree after the last update.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from mucalo.errors import ConfigError
+
+__all__ = ["RunningBatchNorm", "RunningBatchNorm1d", "RunningBatchNorm3d", "make_batch_norm"]
+
+
+class RunningBatchNorm(nn.Module):
+    """Batch-norm with linearly interpolated running sums (reference-code-notes §4.3).
+
+    In training, per channel, the batch sum ``s = Σx``, squared sum ``ss = Σx²`` and count
+    ``c = numel / C`` are blended into the buffers with the batch weight
+    ``w = 1 − (1 − momentum) / √(bs − 1)`` (0.9436 at bs = 256): ``sums ← sums + w·(s − sums)`` and
+    the same for ``sqrs`` and ``count``. The output is ``(x − mean)/√(var + eps)·weight + bias`` with
+    ``mean = sums/count`` and the biased ``var = sqrs/count − mean²`` of the *updated* buffers; the
+    gradient flows through the current batch's share, not through the older sums. Evaluation uses the
+    buffers unchanged. Until ``warmup`` samples have been seen the variance is clamped to ≥ 0.01.
+
+    .. note:: The paper describes θ ← 0.9θ + 0.1θ_batch; what ran weights the current batch by
+       ``w`` above (reference-code-notes §0 item 4). This is that behaviour.
+    .. note:: LUMIN stores the folded factor/offset of the last training forward and reuses it in
+       eval, so its eval transform lags one optimiser step behind the affine weights. Here eval
+       recomputes it from the same statistics and the current weights.
+    .. note:: Before any update LUMIN divides by a zero count (NaN); here the count is clamped to a
+       tiny positive value, so an untrained model in eval sees mean 0 and variance 0.01 instead.
+
+    Args:
+        num_features: Channels C.
+        spatial_dims: Number of dimensions after (batch, channel): 3 for grids, 0 for vectors.
+        momentum: Nominal momentum (default 0.1).
+        eps: Added to the variance (default 1e-5).
+        warmup: Samples before which the variance is clamped (default 20).
+    """
+
+    def __init__(
+        self, num_features: int, *, spatial_dims: int, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20
+    ) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.spatial_dims = spatial_dims
+        self.momentum = momentum
+        self.eps = eps
+        self.warmup = warmup
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("sums", torch.zeros(num_features))
+        self.register_buffer("sqrs", torch.zeros(num_features))
+        self.register_buffer("count", torch.zeros(()))
+        self.register_buffer("samples_seen", torch.zeros((), dtype=torch.int64))
+
+    def batch_weight(self, batch_size: int) -> float:
+        """Weight of the current batch in the update, ``1 − (1 − momentum)/√(bs − 1)``."""
+        return 1.0 - (1.0 - self.momentum) / math.sqrt(batch_size - 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalise ``x`` of shape (B, C, *spatial); statistics are kept in float32 even under autocast."""
+        if x.dim() != 2 + self.spatial_dims or x.shape[1] != self.num_features:
+            msg = (
+                f"{type(self).__name__}: expected input (B, {self.num_features}"
+                f"{', …' * self.spatial_dims}), got {tuple(x.shape)}"
+            )
+            raise ValueError(msg)
+        x32 = x.float()
+        sums, sqrs, count = self.sums, self.sqrs, self.count
+        if self.training:
+            batch_size = x.shape[0]
+            if batch_size < 2:
+                msg = f"{type(self).__name__}: training needs a batch of ≥ 2, got {batch_size}"
+                raise ValueError(msg)
+            dims = [0, *range(2, x.dim())]
+            weight = self.batch_weight(batch_size)
+            # Older sums are constants; the current batch's share keeps its gradient (as in LUMIN).
+            sums = torch.lerp(sums, x32.sum(dims), weight)
+            sqrs = torch.lerp(sqrs, (x32 * x32).sum(dims), weight)
+            count = torch.lerp(count, count.new_tensor(x.numel() / self.num_features), weight)
+            with torch.no_grad():
+                self.sums.copy_(sums)
+                self.sqrs.copy_(sqrs)
+                self.count.copy_(count)
+                self.samples_seen.add_(batch_size)
+        count = count.clamp_min(torch.finfo(torch.float32).tiny)
+        mean = sums / count
+        var = sqrs / count - mean * mean
+        var = torch.where(self.samples_seen < self.warmup, var.clamp_min(0.01), var)
+        factor = self.weight.float() / torch.sqrt(var + self.eps)
+        offset = self.bias.float() - mean * factor
+        shape = (1, self.num_features) + (1,) * self.spatial_dims
+        return (x32 * factor.view(shape) + offset.view(shape)).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, warmup={self.warmup}"
+
+
+class RunningBatchNorm3d(RunningBatchNorm):
+    """:class:`RunningBatchNorm` for (B, C, z, x, y) feature maps."""
+
+    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20) -> None:
+        super().__init__(num_features, spatial_dims=3, momentum=momentum, eps=eps, warmup=warmup)
+
+
+class RunningBatchNorm1d(RunningBatchNorm):
+    """:class:`RunningBatchNorm` for (B, C) vectors."""
+
+    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20) -> None:
+        super().__init__(num_features, spatial_dims=0, momentum=momentum, eps=eps, warmup=warmup)
+
+
+def make_batch_norm(
+    kind: str, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20
+) -> nn.Module:
+    """A 3D batch-norm of the given kind.
+
+    Args:
+        kind: ``"running"`` (:class:`RunningBatchNorm3d`, nominal) or ``"standard"`` (``nn.BatchNorm3d``
+            with the same momentum and eps; ``warmup`` is unused).
+        num_features: Channels.
+        momentum: Nominal momentum.
+        eps: Variance offset.
+        warmup: Running-BN warm-up in samples.
+
+    Raises:
+        ConfigError: Unknown ``kind``.
+    """
+    if kind == "running":
+        return RunningBatchNorm3d(num_features, momentum=momentum, eps=eps, warmup=warmup)
+    if kind == "standard":
+        return nn.BatchNorm3d(num_features, eps=eps, momentum=momentum)
+    msg = f"model.batch_norm: expected 'running' or 'standard', got {kind!r}"
+    raise ConfigError(msg)

@@ -1,0 +1,72 @@
+"""Small layers of the conv head: the energy pass-through, squeeze-excitation and max+mean pooling."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
+from torch import Tensor, nn
+
+__all__ = ["ESumPassThrough", "MaxMeanPool3d", "SqueezeExcite"]
+
+
+class ESumPassThrough(nn.Module):
+    """Carries the energy channel through a block (paper Fig. 4, "E-sum"; reference-code-notes §4.2).
+
+    When downsampling it sums 2×2×2 windows with a fixed unit kernel, stride 2 and zero padding 1:
+    the windows tile every input cell exactly once, so the total energy is conserved. Otherwise it is
+    the identity. The kernel is a buffer, never a parameter, so it is not trainable and not counted.
+
+    Args:
+        downsample: Sum 2×2×2 windows (True) or pass the channel unchanged (False).
+    """
+
+    def __init__(self, *, downsample: bool) -> None:
+        super().__init__()
+        self.downsample = downsample
+        self.register_buffer("kernel", torch.ones(1, 1, 2, 2, 2) if downsample else torch.ones(0))
+
+    def forward(self, energy: Tensor) -> Tensor:
+        """Map (B, 1, z, x, y) GeV to (B, 1, ⌊z/2⌋+1, ⌊x/2⌋+1, ⌊y/2⌋+1) GeV (or unchanged)."""
+        if not self.downsample:
+            return energy
+        # Summed in float32 even under bf16 autocast, so that the energy stays conserved to fp32 rounding.
+        with torch.autocast(device_type=energy.device.type, enabled=False):
+            summed = F.conv3d(energy.float(), self.kernel.float(), stride=2, padding=1)
+        return summed.to(energy.dtype)
+
+    def extra_repr(self) -> str:
+        return f"downsample={self.downsample}"
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-excitation gate on the conv path (LUMIN 0.8.1 ``SEBlock3d``, reference-code-notes §4.4).
+
+    Global average per channel → Linear(C → r) → Swish → Linear(r → C) → sigmoid, then the channels
+    are scaled by the gate. r = max(2, C // ratio).
+
+    Args:
+        channels: C.
+        ratio: Reduction ratio (default 4).
+    """
+
+    def __init__(self, channels: int, *, ratio: int = 4) -> None:
+        super().__init__()
+        reduced = max(2, channels // ratio)
+        self.squeeze = nn.Linear(channels, reduced)
+        self.act = nn.SiLU()
+        self.excite = nn.Linear(reduced, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Scale (B, C, z, x, y) by a per-channel gate in (0, 1)."""
+        gate = x.mean(dim=(2, 3, 4))
+        gate = torch.sigmoid(self.excite(self.act(self.squeeze(gate))))
+        return x * gate[:, :, None, None, None]
+
+
+class MaxMeanPool3d(nn.Module):
+    """Per-channel max and mean over (z, x, y), concatenated as [max | mean] (LUMIN ``AdaptiveAvgMaxConcatPool3d``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map (B, C, z, x, y) to (B, 2C), max first."""
+        flat = x.flatten(2)
+        return torch.cat([flat.amax(dim=2), flat.mean(dim=2)], dim=1)
