@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from mucalo import __version__
+from mucalo.cli import dataset as dataset_cli
+from mucalo.cli import features as features_cli
 from mucalo.cli import simulate as simulate_cli
-from mucalo.cli.common import setup_logging
+from mucalo.cli.common import handle_errors, setup_logging
 
 __all__ = ["app", "main"]
 
@@ -40,6 +42,8 @@ def _root(
 
 app.command("simulate")(simulate_cli.simulate_command)
 app.command("info")(simulate_cli.info)
+app.command("features")(handle_errors(features_cli.features))
+app.add_typer(dataset_cli.app, name="dataset", help="Build, inspect and convert datasets (folds).")
 
 
 def main() -> None:

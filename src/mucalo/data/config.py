@@ -26,7 +26,10 @@ class DatasetConfig:
             msg = f"dataset.seed: expected a non-negative integer, got {self.seed!r}"
             raise ConfigError(msg)
         if self.holdout_fold is not None and not 0 <= self.holdout_fold < self.n_folds:
-            msg = f"dataset.holdout_fold: expected a fold in [0, {self.n_folds}) or None, got {self.holdout_fold!r}"
+            msg = (
+                f"dataset.holdout_fold: expected a fold in [0, {self.n_folds}) or None, "
+                f"got {self.holdout_fold!r}"
+            )
             raise ConfigError(msg)
 
     @property

@@ -75,7 +75,9 @@ def bootstrap_mean(values: FloatArray, n_bootstrap: int, rng: np.random.Generato
     """
     if n_bootstrap == 0:
         return float(values.mean()), float(values.std(ddof=1) / np.sqrt(values.size))
-    means = np.concatenate([values[chunk].mean(axis=1) for chunk in resample_chunks(values.size, n_bootstrap, rng)])
+    means = np.concatenate(
+        [values[chunk].mean(axis=1) for chunk in resample_chunks(values.size, n_bootstrap, rng)]
+    )
     return float(means.mean()), float(means.std(ddof=1)) if means.size > 1 else 0.0
 
 

@@ -11,7 +11,6 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +29,10 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 _FIELDS = ("slope", "offset", "slope_err", "offset_err")
+
+#: A fitted response flatter than this is refused: inverting it would multiply the spread of the
+#: predictions by more than 1000 (typically a model that still predicts a constant).
+_MIN_FIT_SLOPE = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +82,7 @@ class BiasCorrection:
         return {name: float(getattr(self, name)) for name in _FIELDS}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "bias_correction") -> BiasCorrection:
+    def from_dict(cls, data: object, *, where: str = "bias_correction") -> BiasCorrection:
         """Inverse of :meth:`to_dict`; ``where`` names the file in error messages.
 
         Raises:
@@ -155,7 +158,11 @@ def binned_means(
         if members.size >= 2:
             mean[b], error[b] = bootstrap_mean(pred[members], n_bootstrap, rng)
     return BinnedMeans(
-        edges_gev=edges, centre_gev=0.5 * (edges[:-1] + edges[1:]), mean_gev=mean, error_gev=error, count=count
+        edges_gev=edges,
+        centre_gev=0.5 * (edges[:-1] + edges[1:]),
+        mean_gev=mean,
+        error_gev=error,
+        count=count,
     )
 
 
@@ -167,7 +174,7 @@ def fit_line(points: BinnedMeans) -> BiasCorrection:
     """Weighted linear fit pred = a·E + b to the valid bins (scipy curve_fit, p0 = (1, 1), relative σ).
 
     Raises:
-        EvaluationError: fewer than 3 usable bins, the fit fails, or the slope is not positive
+        EvaluationError: fewer than 3 usable bins, the fit fails, or the slope is not above 1e-3
             (a response that does not grow with energy cannot be inverted).
     """
     valid = points.valid
@@ -180,19 +187,30 @@ def fit_line(points: BinnedMeans) -> BiasCorrection:
         # A bin of identical predictions has zero spread: give it the smallest spread seen elsewhere
         # rather than an infinite weight (happens with a model that predicts a constant).
         floor = float(sigma[positive].min()) if positive.any() else 1.0
-        logger.warning("bias fit: %d bin(s) with zero spread; using σ = %g GeV", int((~positive).sum()), floor)
+        logger.warning(
+            "bias fit: %d bin(s) with zero spread; using σ = %g GeV", int((~positive).sum()), floor
+        )
         sigma[~positive] = floor
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", OptimizeWarning)
+            # Data on an exact line (a perfect model) leave no residuals to scale the covariance by;
+            # the parameters are still right, and their errors are taken as 0 below.
+            warnings.simplefilter("ignore", OptimizeWarning)
             params, covariance = curve_fit(_line, x, y, p0=(1.0, 1.0), sigma=sigma, absolute_sigma=False)
-    except (RuntimeError, ValueError, OptimizeWarning) as err:
+    except (RuntimeError, ValueError) as err:
         msg = f"bias fit: the linear fit failed ({err})"
         raise EvaluationError(msg) from err
     slope, offset = (float(p) for p in params)
-    slope_err, offset_err = (float(e) for e in np.sqrt(np.diag(covariance)))
-    if not (math.isfinite(slope) and slope > 0 and math.isfinite(offset)):
-        msg = f"bias fit: expected a finite positive slope, got slope={slope!r}, offset={offset!r}"
+    errors = np.sqrt(np.diag(covariance))
+    if not np.isfinite(errors).all():
+        logger.warning("bias fit: covariance not estimable (points exactly on a line?); errors set to 0")
+        errors = np.zeros(2)
+    slope_err, offset_err = (float(e) for e in errors)
+    if not (math.isfinite(slope) and slope > _MIN_FIT_SLOPE and math.isfinite(offset)):
+        msg = (
+            f"bias fit: expected a finite slope above {_MIN_FIT_SLOPE} (a response that grows with "
+            f"energy), got slope={slope!r}, offset={offset!r}"
+        )
         raise EvaluationError(msg)
     return BiasCorrection(slope, offset, slope_err, offset_err)
 

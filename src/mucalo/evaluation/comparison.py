@@ -48,7 +48,9 @@ def mean_over_models(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def compare_runs(runs: Mapping[str, Mapping[str, Any]], *, reference: str | None = None) -> list[dict[str, Any]]:
+def compare_runs(
+    runs: Mapping[str, Mapping[str, Any]], *, reference: str | None = None
+) -> list[dict[str, Any]]:
     """One table row per run, with the change in MI relative to a reference run (paper Table 1).
 
     Args:
@@ -98,16 +100,18 @@ def _with_error(value: float, error: Any, digits: int = 2) -> str:
 
 def comparison_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """A Markdown table of :func:`compare_runs` rows (for the CLI and logs)."""
-    lines = [
-        "| run | MI [%] | change in MI [%] | worst combined [%] | calo res. 1 TeV [%] | calo res. 3 TeV [%] |",
-        "|---|---|---|---|---|---|",
-    ]
+    header = ("run", "MI [%]", "change in MI [%]", "worst combined [%]", "calo 1 TeV [%]", "calo 3 TeV [%]")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         change = "N/A" if row["mi_change"] is None else _with_error(row["mi_change"], row["mi_change_err"], 1)
-        lines.append(
-            f"| {row['name']} | {_with_error(row['mean_improvement'], row['mean_improvement_err'])} | {change} | "
-            f"{_with_error(row['worst_combined_resolution'], row['worst_combined_resolution_err'], 1)} | "
-            f"{_with_error(row['resolution_at_1tev'], row['resolution_at_1tev_err'], 1)} | "
-            f"{_with_error(row['resolution_at_3tev'], row['resolution_at_3tev_err'], 1)} |"
-        )
+        cells = [
+            str(row["name"]),
+            _with_error(row["mean_improvement"], row["mean_improvement_err"]),
+            change,
+            *(
+                _with_error(row[key], row[f"{key}_err"], 1)
+                for key in ("worst_combined_resolution", "resolution_at_1tev", "resolution_at_3tev")
+            ),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

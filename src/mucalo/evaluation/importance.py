@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from mucalo.evaluation._stats import as_energy_pair, bin_index
 from mucalo.evaluation.exceptions import EvaluationError
+from mucalo.evaluation.serialise import json_ready
 
 __all__ = ["PermutationImportance", "fractional_mse", "permutation_importance"]
 
@@ -63,7 +64,7 @@ class PermutationImportance:
         """JSON-ready dict (NaN becomes None)."""
 
         def clean(values: npt.NDArray[Any]) -> Any:
-            return np.where(np.isfinite(values), values, None).tolist()
+            return json_ready(values.tolist())
 
         return {
             "feature_names": list(self.feature_names),
@@ -120,7 +121,9 @@ def permutation_importance(
         EvaluationError: shapes disagree, the model returns the wrong shape, or the nominal metric is 0.
     """
     matrix = np.array(features, copy=True)
-    true, nominal_pred = as_energy_pair(true_energy, np.ravel(np.asarray(predict(matrix))), where="importance")
+    true, nominal_pred = as_energy_pair(
+        true_energy, np.ravel(np.asarray(predict(matrix))), where="importance"
+    )
     if matrix.ndim != 2 or matrix.shape[0] != true.size:
         msg = f"importance: expected features of shape ({true.size}, F), got {matrix.shape}"
         raise EvaluationError(msg)

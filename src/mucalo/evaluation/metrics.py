@@ -78,7 +78,12 @@ def _nan_metrics(binning: str, n_events: int) -> dict[str, Any]:
     for key in HEADLINE_KEYS:
         metrics[key] = float("nan")
         metrics[f"{key}_err"] = None
-    metrics["bias_fit"] = {"slope": float("nan"), "offset": float("nan"), "slope_err": None, "offset_err": None}
+    metrics["bias_fit"] = {
+        "slope": float("nan"),
+        "offset": float("nan"),
+        "slope_err": None,
+        "offset_err": None,
+    }
     return metrics
 
 
@@ -93,7 +98,9 @@ def _resolution(
     if binning == "fixed":
         assert energies is not None
         return fixed_point_resolution(true, corrected, energies_gev=energies, k_per_gev=cfg.tracker_k_per_gev)
-    return binned_resolution(true, corrected, edges_gev=cfg.resolution_edges_gev, k_per_gev=cfg.tracker_k_per_gev)
+    return binned_resolution(
+        true, corrected, edges_gev=cfg.resolution_edges_gev, k_per_gev=cfg.tracker_k_per_gev
+    )
 
 
 def evaluate_predictions(
@@ -134,13 +141,19 @@ def evaluate_predictions(
     energies = fixed_energies(true, energy_range_gev=cfg.fixed_range_gev) if binning == "fixed" else None
 
     fit_points = None
+    if correction is None and binning == "fixed":
+        logger.warning(
+            "fitting the bias correction on fixed-energy data: the fit's x is the bin centre, which the "
+            "fixed energies do not sit on; pass the correction fitted on validation data instead"
+        )
     if correction is None:
         fit_points = binned_means(true, pred, edges_gev=cfg.fit_edges_gev, n_bootstrap=fit_resamples, rng=rng)
         correction = fit_line(fit_points)
     corrected = correction.apply(pred)
     curve = _resolution(true, corrected, binning=binning, energies=energies, cfg=cfg)
     if int(np.isfinite(curve.calorimeter).sum()) == 0:
-        msg = f"evaluation: no {'fixed-energy point' if binning == 'fixed' else 'resolution bin'} has ≥ 2 events"
+        unit = "fixed-energy point" if binning == "fixed" else "resolution bin"
+        msg = f"evaluation: no {unit} has ≥ 2 events"
         raise EvaluationError(msg)
     metrics: dict[str, Any] = {
         "binning": binning,
@@ -165,7 +178,9 @@ def evaluate_predictions(
             n_resamples=n_resamples,
             rng=rng,
         )
-    return Evaluation(correction=correction, fit_points=fit_points, curve=curve, corrected=corrected, metrics=metrics)
+    return Evaluation(
+        correction=correction, fit_points=fit_points, curve=curve, corrected=corrected, metrics=metrics
+    )
 
 
 def _bootstrap(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.evaluation._stats import bin_index, fractional_resolution_rows, split_by_bin
+from mucalo.evaluation._stats import as_energy_pair, bin_index, fractional_resolution_rows, split_by_bin
 from mucalo.evaluation.exceptions import EvaluationError
 
 __all__ = [
@@ -49,8 +49,10 @@ def combine_resolutions(calorimeter: npt.ArrayLike, tracker: npt.ArrayLike) -> F
     calo = np.asarray(calorimeter, dtype=np.float64)
     trk = np.asarray(tracker, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        inverse_variance = 1.0 / calo**2 + 1.0 / trk**2
-        return np.asarray(1.0 / np.sqrt(inverse_variance), dtype=np.float64)
+        combined = 1.0 / np.sqrt(1.0 / calo**2 + 1.0 / trk**2)
+    # Exactly the other measurement when one carries no information (not merely to rounding).
+    combined = np.where(np.isposinf(calo), trk, np.where(np.isposinf(trk), calo, combined))
+    return np.asarray(combined, dtype=np.float64)
 
 
 def mean_improvement(tracker: npt.ArrayLike, combined: npt.ArrayLike) -> float:
@@ -63,7 +65,9 @@ def mean_improvement(tracker: npt.ArrayLike, combined: npt.ArrayLike) -> float:
     if not finite.any():
         return float("nan")
     if not finite.all():
-        logger.warning("mean improvement: %d of %d bins without a resolution skipped", int((~finite).sum()), diff.size)
+        logger.warning(
+            "mean improvement: %d of %d bins without a resolution skipped", int((~finite).sum()), diff.size
+        )
     return float(100.0 * diff[finite].mean())
 
 
@@ -115,7 +119,9 @@ class ResolutionCurve:
         """Worst combined resolution over the points, percent."""
         return worst_resolution(self.combined)
 
-    def interpolate(self, energy_gev: float, *, which: Literal["calorimeter", "combined"] = "calorimeter") -> float:
+    def interpolate(
+        self, energy_gev: float, *, which: Literal["calorimeter", "combined"] = "calorimeter"
+    ) -> float:
         """Linear interpolation of a resolution (fractional) at ``energy_gev``; NaN outside the points."""
         values = self.calorimeter if which == "calorimeter" else self.combined
         finite = np.isfinite(values)
@@ -184,8 +190,8 @@ def _curve(
 
 
 def binned_resolution(
-    true_energy: FloatArray,
-    corrected: FloatArray,
+    true_energy: npt.ArrayLike,
+    corrected: npt.ArrayLike,
     *,
     edges_gev: npt.ArrayLike,
     k_per_gev: float = 2e-4,
@@ -198,6 +204,7 @@ def binned_resolution(
         edges_gev: (P + 1,) bin edges, GeV (validation: 20 bins over 100–4000 GeV).
         k_per_gev: tracker slope, 1/GeV.
     """
+    true_energy, corrected = as_energy_pair(true_energy, corrected, where="binned resolution")
     edges = np.asarray(edges_gev, dtype=np.float64)
     groups = split_by_bin(bin_index(true_energy, edges), edges.size - 1)
     return _curve(
@@ -230,8 +237,8 @@ def fixed_energies(true_energy: FloatArray, *, energy_range_gev: tuple[float, fl
 
 
 def fixed_point_resolution(
-    true_energy: FloatArray,
-    corrected: FloatArray,
+    true_energy: npt.ArrayLike,
+    corrected: npt.ArrayLike,
     *,
     energies_gev: npt.ArrayLike,
     k_per_gev: float = 2e-4,
@@ -244,11 +251,14 @@ def fixed_point_resolution(
         energies_gev: (P,) increasing generated energies, GeV (see :func:`fixed_energies`).
         k_per_gev: tracker slope, 1/GeV.
     """
+    true_energy, corrected = as_energy_pair(true_energy, corrected, where="fixed-point resolution")
     energy = np.asarray(energies_gev, dtype=np.float64)
     # Map each event to its point; values stored as float32 are matched with a relative tolerance.
     nearest = np.clip(np.searchsorted(energy, true_energy), 0, energy.size - 1)
     left = np.clip(nearest - 1, 0, energy.size - 1)
-    nearest = np.where(np.abs(energy[left] - true_energy) < np.abs(energy[nearest] - true_energy), left, nearest)
+    nearest = np.where(
+        np.abs(energy[left] - true_energy) < np.abs(energy[nearest] - true_energy), left, nearest
+    )
     matched = np.isclose(energy[nearest], true_energy, rtol=1e-6, atol=0.0)
     idx = np.where(matched, nearest, -1).astype(np.int64)
     return _curve(

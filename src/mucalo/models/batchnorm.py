@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
 from torch import Tensor, nn
 
 from mucalo.errors import ConfigError
@@ -58,6 +59,8 @@ class RunningBatchNorm(nn.Module):
         self.register_buffer("sqrs", torch.zeros(num_features))
         self.register_buffer("count", torch.zeros(()))
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("_zeros", torch.zeros(num_features), persistent=False)
+        self.register_buffer("_ones", torch.ones(num_features), persistent=False)
 
     def batch_weight(self, batch_size: int) -> float:
         """Weight of the current batch in the update, ``1 − (1 − momentum)/√(bs − 1)``."""
@@ -65,13 +68,12 @@ class RunningBatchNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Normalise ``x`` of shape (B, C, *spatial); statistics are kept in float32 even under autocast."""
-        if x.dim() != 2 + self.spatial_dims or x.shape[1] != self.num_features:
+        if not torch.jit.is_tracing() and (x.dim() != 2 + self.spatial_dims or x.shape[1] != self.num_features):
             msg = (
                 f"{type(self).__name__}: expected input (B, {self.num_features}"
                 f"{', …' * self.spatial_dims}), got {tuple(x.shape)}"
             )
             raise ValueError(msg)
-        x32 = x.float()
         sums, sqrs, count = self.sums, self.sqrs, self.count
         if self.training:
             batch_size = x.shape[0]
@@ -79,11 +81,14 @@ class RunningBatchNorm(nn.Module):
                 msg = f"{type(self).__name__}: training needs a batch of ≥ 2, got {batch_size}"
                 raise ValueError(msg)
             dims = [0, *range(2, x.dim())]
+            per_channel = x.numel() // self.num_features
+            batch_sums = x.sum(dims, dtype=torch.float32)
+            batch_sqrs = (x * x).sum(dims, dtype=torch.float32)
             weight = self.batch_weight(batch_size)
             # Older sums are constants; the current batch's share keeps its gradient (as in LUMIN).
-            sums = torch.lerp(sums, x32.sum(dims), weight)
-            sqrs = torch.lerp(sqrs, (x32 * x32).sum(dims), weight)
-            count = torch.lerp(count, count.new_tensor(x.numel() / self.num_features), weight)
+            sums = torch.lerp(sums, batch_sums, weight)
+            sqrs = torch.lerp(sqrs, batch_sqrs, weight)
+            count = torch.lerp(count, count.new_tensor(float(per_channel)), weight)
             with torch.no_grad():
                 self.sums.copy_(sums)
                 self.sqrs.copy_(sqrs)
@@ -95,8 +100,9 @@ class RunningBatchNorm(nn.Module):
         var = torch.where(self.samples_seen < self.warmup, var.clamp_min(0.01), var)
         factor = self.weight.float() / torch.sqrt(var + self.eps)
         offset = self.bias.float() - mean * factor
-        shape = (1, self.num_features) + (1,) * self.spatial_dims
-        return (x32 * factor.view(shape) + offset.view(shape)).to(x.dtype)
+        # Apply x·factor + offset with the fused batch-norm kernel (zero mean, unit variance): one pass
+        # forward and backward, in the input's dtype, while the gradient still reaches the statistics.
+        return F.batch_norm(x, self._zeros, self._ones, weight=factor, bias=offset, training=False, eps=0.0)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, warmup={self.warmup}"

@@ -2,7 +2,7 @@
 
 Every block maps (B, C_in, z, x, y) to (B, C_out + 1, z', x', y'): a conv path (two conv "sandwiches"
 and squeeze-excitation) plus a shortcut, with the energy channel, channel 0 of the input, carried in
-front by :class:`ESumPassThrough`. Without the energy pass the output has C_out channels.
+front by :class:`ESumPassThrough`. Without the energy pass the conv path makes all C_out + 1 channels.
 """
 
 from __future__ import annotations
@@ -66,7 +66,11 @@ class _HeadBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.out_channels = out_channels + (1 if config.energy_pass else 0)
+        self.out_channels = out_channels + 1
+        if not config.energy_pass:
+            # "No E-pass": the conv path fills the energy channel's slot itself, so every feature map
+            # keeps its width (paper §7.4: more channels added to keep the size; 671,018 parameters).
+            out_channels += 1
         # Without the identity path every block is post-activation like the initial one, which moves the
         # first BN behind conv1 (reference-code-notes §4.9: this reproduces 634,356 parameters).
         pre_activation = config.identity and not initial
@@ -104,12 +108,17 @@ class _HeadBlock(nn.Module):
         return nn.Sequential(layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Map (B, C_in, z, x, y) to (B, C_out [+1], z', x', y'); channel 0 of the output is the energy."""
+        """Map (B, C_in, z, x, y) to (B, C_out + 1, z', x', y'); channel 0 is the energy with the E-pass."""
         out = self.se(self.conv2(self.conv1(x)))
         if self.shortcut is not None:
             out = out + self.shortcut(x)
         if self.e_sum is not None:
-            out = torch.cat([self.e_sum(x[:, :1]), out], dim=1)
+            # The carried energy is a function of the input grid alone (no parameter upstream), so
+            # detaching it leaves every parameter gradient unchanged and saves a full-size backward.
+            # Under bf16 autocast it is carried in bf16 like the rest (each E-sum adds in float32 and
+            # rounds once); every consumer of it computes in bf16 anyway.
+            energy = self.e_sum(x[:, :1].detach())
+            out = torch.cat([energy.to(out.dtype), out], dim=1)
         return out
 
 
@@ -117,7 +126,7 @@ class InitialBlock(_HeadBlock):
     """First block: post-activation (conv → Swish → BN), stride 2, 1 input channel (the energy).
 
     Args:
-        out_channels: Conv-path channels (8 nominal); the output has one more with the energy pass.
+        out_channels: Conv-path channels (8 nominal); the output has one more (the energy).
         config: Switches (SE, BN kind, identity, energy pass).
     """
 
@@ -130,7 +139,7 @@ class DownBlock(_HeadBlock):
 
     Args:
         in_channels: Input channels, energy included.
-        out_channels: Conv-path channels; the output has one more with the energy pass.
+        out_channels: Conv-path channels; the output has one more (the energy).
         config: Switches.
     """
 
@@ -142,7 +151,7 @@ class ResBlock(_HeadBlock):
     """Pre-activation block at constant resolution and width with an identity shortcut.
 
     Args:
-        channels: Input and conv-path channels; the output has one more with the energy pass.
+        channels: Input and conv-path channels; the output has one more (the energy).
         config: Switches.
     """
 

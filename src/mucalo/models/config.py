@@ -48,7 +48,7 @@ class ModelConfig:
     bn_eps: float = 1e-5  # added to the variance before the square root
     bn_warmup: int = 20  # samples before which the running variance is clamped to ≥ 0.01
     identity: bool = True  # residual shortcuts; False = plain post-activation blocks ("no identity")
-    energy_pass: bool = True  # carry the summed energy as channel 0 through every block ("E-pass")
+    energy_pass: bool = True  # carry the summed energy as channel 0 of every block ("E-pass"); False = learnt
     pooling: bool = True  # max + mean per channel after the head; False flattens the last feature map
     cnn: bool = True  # False = no conv head: the raw grid is flattened into the body ("no CNN")
     body_depth: int = 3  # fully connected layers in the body
@@ -91,27 +91,6 @@ class ModelConfig:
         """Whether the model reads the (B, n_features) high-level features."""
         return self.kind in ("hybrid", "hl")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (tuples become lists)."""
-        out = dataclasses.asdict(self)
-        out["grid_shape"] = list(self.grid_shape)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError` naming near matches."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in known:
-                near = difflib.get_close_matches(key, sorted(known), n=3)
-                hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-                msg = f"model.{key}: unknown key{hint}"
-                raise ConfigError(msg)
-        values = dict(data)
-        if "grid_shape" in values:
-            values["grid_shape"] = tuple(values["grid_shape"])
-        return cls(**values)
-
 
 #: Table 4 ablations as switches on top of a base config (paper §5, reference-code-notes §4.9).
 ABLATIONS: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
@@ -120,9 +99,9 @@ ABLATIONS: MappingProxyType[str, MappingProxyType[str, Any]] = MappingProxyType(
         "no-bn": MappingProxyType({"batch_norm": None}),
         "standard-bn": MappingProxyType({"batch_norm": "standard"}),
         "no-identity": MappingProxyType({"identity": False}),
-        # The paper widens the channels to keep the model's size; +2 initial channels and the 1.5
-        # growth give 667,683 parameters against the paper's ≈671,076 (see models.builders).
-        "no-epass": MappingProxyType({"energy_pass": False, "first_channels": 10}),
+        # Widths are kept: the conv paths make the channel the energy filled (671,018 parameters
+        # against the paper's 671,076; see models.builders.hybrid).
+        "no-epass": MappingProxyType({"energy_pass": False}),
         "no-pooling": MappingProxyType({"pooling": False}),
         "no-cnn": MappingProxyType({"cnn": False}),
     }

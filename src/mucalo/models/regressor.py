@@ -38,17 +38,17 @@ class ConvHead(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        carried = 1 if config.energy_pass else 0
+        # Every block adds one channel (the carried energy, or its replacement without the E-pass).
         blocks: list[nn.Module] = [InitialBlock(config.first_channels, config=config)]
-        channels = config.first_channels + carried
+        channels = config.first_channels + 1
         blocks += self._make_stage(channels, config)
-        channels += carried * (config.blocks_per_level - 1)
+        channels += config.blocks_per_level - 1
         for _ in range(config.n_levels - 1):
             widened = int(channels * config.channel_growth)
             blocks.append(DownBlock(channels, widened, config=config))
-            channels = widened + carried
+            channels = widened + 1
             blocks += self._make_stage(channels, config)
-            channels += carried * (config.blocks_per_level - 1)
+            channels += config.blocks_per_level - 1
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = channels
         spatial = list(config.grid_shape)
@@ -60,9 +60,8 @@ class ConvHead(nn.Module):
 
     @staticmethod
     def _make_stage(channels: int, config: ModelConfig) -> list[nn.Module]:
-        """The ResBlocks after a downsampling; each adds the carried energy channel."""
-        carried = 1 if config.energy_pass else 0
-        return [ResBlock(channels + i * carried, config=config) for i in range(config.blocks_per_level - 1)]
+        """The ResBlocks after a downsampling; each adds one channel."""
+        return [ResBlock(channels + i, config=config) for i in range(config.blocks_per_level - 1)]
 
     def forward(self, grid: Tensor) -> Tensor:
         """Map the (B, 1, z, x, y) GeV grid to (B, out_features)."""
@@ -135,6 +134,20 @@ class MuonRegressor(nn.Module):
         nn.init.xavier_normal_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
+    def _check_inputs(self, grid: Tensor | None, features: Tensor | None) -> None:
+        config = self.config
+        if config.uses_features and (
+            features is None or features.dim() != 2 or features.shape[1] != config.n_features
+        ):
+            found = None if features is None else tuple(features.shape)
+            msg = f"{config.kind} model: expected features (B, {config.n_features}), got {found}"
+            raise ValueError(msg)
+        expected = (1, *config.grid_shape)
+        if config.uses_grid and (grid is None or grid.dim() != 5 or tuple(grid.shape[1:]) != expected):
+            found = None if grid is None else tuple(grid.shape)
+            msg = f"{config.kind} model: expected grid (B, {', '.join(map(str, expected))}), got {found}"
+            raise ValueError(msg)
+
     def forward(self, grid: Tensor | None, features: Tensor | None) -> Tensor:
         """Predict energies.
 
@@ -148,19 +161,14 @@ class MuonRegressor(nn.Module):
         Raises:
             ValueError: A needed input is missing or has the wrong shape.
         """
+        if not torch.jit.is_tracing():  # traced shapes are tensors; exporters pass checked examples
+            self._check_inputs(grid, features)
         parts: list[Tensor] = []
         if self.config.uses_features:
-            if features is None or features.dim() != 2 or features.shape[1] != self.config.n_features:
-                found = None if features is None else tuple(features.shape)
-                msg = f"{self.config.kind} model: expected features (B, {self.config.n_features}), got {found}"
-                raise ValueError(msg)
+            assert features is not None
             parts.append(features)
         if self.head is not None:
-            expected = (1, *self.config.grid_shape)
-            if grid is None or grid.dim() != 5 or tuple(grid.shape[1:]) != expected:
-                found = None if grid is None else tuple(grid.shape)
-                msg = f"{self.config.kind} model: expected grid (B, {', '.join(map(str, expected))}), got {found}"
-                raise ValueError(msg)
+            assert grid is not None
             parts.append(self.head(grid))
         body_input = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         return self.out(self.body(body_input)).squeeze(1)

@@ -1,9 +1,9 @@
 """Settings of the training stage (SYSTEM.md "Training"; paper §3.2; reference-code-notes §5–6).
 
-The defaults are the paper's recipe. Presets (``configs/train_quick.yaml``, ``configs/train_paper.yaml``)
-override only what differs and are read by :func:`load_train_config`, a strict loader: an unknown key,
-a wrong type or an out-of-range value raises :class:`~mucalo.errors.ConfigError` naming the file and the
-dotted field.
+The defaults are the paper's recipe. Presets (the ``train:`` section of ``configs/train_quick.yaml`` and
+``configs/train_paper.yaml``) override only what differs and are read strictly by :mod:`mucalo.config`:
+an unknown key, a wrong type or an out-of-range value raises :class:`~mucalo.errors.ConfigError` naming
+the file and the dotted field.
 """
 
 from __future__ import annotations
@@ -13,16 +13,12 @@ import difflib
 import math
 import os
 import types
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-
-from mucalo.errors import ConfigError, MissingDataError
+from mucalo.config import apply_overrides, config_to_dict, from_dict, load_preset
+from mucalo.errors import ConfigError
 
 __all__ = [
     "LOSS_ABLATIONS",
@@ -35,10 +31,8 @@ __all__ = [
     "ScheduleKind",
     "ThresholdMode",
     "TrainConfig",
-    "apply_overrides",
     "load_train_config",
     "loss_ablation",
-    "parse_override",
 ]
 
 LossKind = Literal["huber", "mfse", "mse"]
@@ -46,7 +40,7 @@ ThresholdMode = Literal["running", "batch", "fixed"]
 ScheduleKind = Literal["one-cycle", "constant"]
 FoldStrategy = Literal["all-fold", "unique-fold"]
 
-#: Preset names known to :func:`load_train_config` (files ``configs/train_<name>.yaml`` in the package).
+#: Short preset names of :func:`load_train_config` (files ``configs/train_<name>.yaml`` in the package).
 PRESETS = ("quick", "paper")
 
 
@@ -131,7 +125,9 @@ class ScheduleConfig:
     """
 
     kind: ScheduleKind = "one-cycle"  # LR/β1 schedule
-    lr: float = 5e-3  # peak LR of the 1cycle (authors' default; the paper's text says 3e-5), or the constant LR
+    lr: float = (
+        5e-3  # peak LR of the 1cycle (authors' default; the paper's text says 3e-5), or the constant LR
+    )
     start_div: float = 100.0  # 1cycle starts at lr / start_div
     end_div: float = 10.0  # 1cycle ends at lr / end_div
     beta1_low: float = 0.85  # β1 at the LR peak
@@ -181,7 +177,6 @@ class FoldConfig:
     strategy: FoldStrategy = "all-fold"  # all-fold: every non-hold-out fold; unique-fold: disjoint sets
     holdout_fold: int | None = 0  # never trained or monitored on; None uses every fold
 
-
     def __post_init__(self) -> None:
         _check_int("folds.n_models", self.n_models, minimum=1)
         _check_choice("folds.strategy", self.strategy, FoldStrategy)
@@ -206,21 +201,26 @@ class TrainConfig:
     workers: int = 0  # data-loader worker processes
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where unsupported)
     monitor_metrics: bool = True  # Mean Improvement on the monitoring fold every epoch
+    feature_columns: tuple[str, ...] | None = None  # features the model reads (None: all, in order)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "eval_batch_size"):
             _check_int(name, getattr(self, name), minimum=1)
         _check_int("seed", self.seed, minimum=0)
         _check_int("workers", self.workers, minimum=0)
+        if self.feature_columns is not None and len(self.feature_columns) == 0:
+            msg = "feature_columns: expected at least one feature name, or null for all"
+            raise ConfigError(msg)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (tuples become lists)."""
-        return _jsonable(dataclasses.asdict(self))
+        result: dict[str, Any] = config_to_dict(self)
+        return result
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "train config") -> TrainConfig:
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "train") -> TrainConfig:
         """Strict inverse of :meth:`to_dict` (missing keys take the defaults)."""
-        return _build(cls, data, where=where, prefix="")
+        return from_dict(cls, data, where=where)
 
 
 # --- presets and overrides ------------------------------------------------------------------------
@@ -230,156 +230,56 @@ def load_train_config(
     preset: str | os.PathLike[str] | None = "quick",
     *,
     overrides: Mapping[str, Any] | None = None,
+    sets: Sequence[str] = (),
 ) -> TrainConfig:
-    """Read a preset (a name of :data:`PRESETS` or a YAML path) and apply dotted ``overrides``.
+    """Read the ``train:`` section of a preset, then apply dotted ``overrides`` and ``--set`` strings.
 
     Args:
-        preset: ``"quick"``, ``"paper"``, a path to a YAML file, or None for the code defaults.
-        overrides: ``{"schedule.lr": 3e-5, "batch_size": 64, ...}``, validated like the YAML.
+        preset: ``"quick"`` or ``"paper"`` (the shipped ``configs/train_<name>.yaml``), any name or YAML
+            path :func:`mucalo.config.load_preset` accepts, or None for the code defaults.
+        overrides: ``{"schedule.lr": 3e-5, "batch_size": 64, ...}`` as Python values, validated like
+            the YAML.
+        sets: ``["schedule.patience=5", ...]`` (``--set``; values parsed as YAML, an optional leading
+            ``train.`` is dropped), applied after ``overrides``.
 
     Returns:
         The resolved, validated config.
 
     Raises:
-        MissingDataError: the preset file does not exist.
-        ConfigError: unknown key, wrong type or out-of-range value (the file and dotted field are named).
+        ConfigError: unknown preset or key, wrong type or out-of-range value (the file and dotted
+            field are named).
     """
     data: dict[str, Any] = {}
-    where = "defaults"
+    where = "train"
     if preset is not None:
-        text, where = _read_preset(preset)
-        loaded = yaml.safe_load(text)
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            msg = f"{where}: expected a mapping at the top level, got {type(loaded).__name__}"
+        name = f"train_{preset}" if isinstance(preset, str) and preset in PRESETS else preset
+        loaded, source = load_preset(name)
+        section = loaded.get("train", {})
+        if not isinstance(section, dict):
+            msg = f"{source}: train: expected a mapping, got {type(section).__name__}"
             raise ConfigError(msg)
-        data = loaded
-    if overrides:
-        data = apply_overrides(data, overrides)
-        where = f"{where} + overrides"
-    return TrainConfig.from_dict(data, where=where)
+        data, where = section, f"{source}: train"
+    for dotted, value in (overrides or {}).items():
+        data = _set_dotted(data, dotted, value)
+    if sets:
+        data = apply_overrides(data, [item.removeprefix("train.") for item in sets])
+    return from_dict(TrainConfig, data, where=where)
 
 
-def _read_preset(preset: str | os.PathLike[str]) -> tuple[str, str]:
-    if isinstance(preset, str) and preset in PRESETS:
-        name = f"train_{preset}.yaml"
-        return resources.files("mucalo.configs").joinpath(name).read_text(encoding="utf-8"), f"configs/{name}"
-    path = Path(preset)
-    if not path.is_file():
-        msg = f"training preset {os.fspath(preset)!r}: not a preset name {PRESETS} nor an existing YAML file"
-        raise MissingDataError(msg)
-    return path.read_text(encoding="utf-8"), os.fspath(path)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse one ``--set key.path=value`` (the value is read as YAML: ``3e-5``, ``true``, ``[1, 2]``)."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        msg = f"--set {text!r}: expected KEY.PATH=VALUE, e.g. schedule.lr=3e-5"
-        raise ConfigError(msg)
-    return key.strip(), yaml.safe_load(value)
-
-
-def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of the nested mapping ``data`` with dotted keys set (validation happens when building)."""
-    out: dict[str, Any] = _deep_copy(data)
-    for dotted, value in overrides.items():
-        node = out
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                msg = f"override {dotted!r}: {part!r} is a value, not a section"
-                raise ConfigError(msg)
-            node = child
-        node[parts[-1]] = value
+def _set_dotted(data: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A copy of the nested mapping ``data`` with ``dotted`` (``schedule.lr``) set to ``value``."""
+    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
+    node = out
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part, {})
+        if not isinstance(child, Mapping):
+            msg = f"override {dotted!r}: {part!r} is a value, not a section"
+            raise ConfigError(msg)
+        node[part] = child = dict(child)
+        node = child
+    node[parts[-1]] = value
     return out
-
-
-def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-
-
-# --- strict construction from plain data ------------------------------------------------------------
-
-
-def _build(cls: type[Any], data: Mapping[str, Any], *, where: str, prefix: str) -> Any:
-    if not isinstance(data, Mapping):
-        msg = f"{where}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {type(data).__name__}"
-        raise ConfigError(msg)
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in names:
-            msg = f"{where}: {prefix}{key}: unknown key"
-            raise ConfigError(msg + _did_you_mean(str(key), names))
-        values[key] = _coerce(value, hints[key], where=where, dotted=f"{prefix}{key}")
-    try:
-        return cls(**values)
-    except ConfigError as err:
-        msg = f"{where}: {err}"
-        raise ConfigError(msg) from err
-
-
-def _coerce(value: Any, hint: Any, *, where: str, dotted: str) -> Any:
-    origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
-        return _build(hint, value, where=where, prefix=f"{dotted}.")
-    if origin in (types.UnionType, typing.Union):
-        options = get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        (inner,) = [o for o in options if o is not type(None)]
-        return _coerce(value, inner, where=where, dotted=dotted)
-    if origin is Literal:
-        if value not in get_args(hint):
-            msg = f"{where}: {dotted}: expected one of {get_args(hint)}, got {value!r}"
-            raise ConfigError(msg)
-        return value
-    if origin is tuple:
-        items = get_args(hint)
-        if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != len(items):
-            msg = f"{where}: {dotted}: expected a list of {len(items)} values, got {value!r}"
-            raise ConfigError(msg)
-        return tuple(_coerce(v, t, where=where, dotted=f"{dotted}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
-    if hint is bool:
-        if not isinstance(value, bool):
-            msg = f"{where}: {dotted}: expected true or false, got {value!r}"
-            raise ConfigError(msg)
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            msg = f"{where}: {dotted}: expected an integer, got {value!r}"
-            raise ConfigError(msg)
-        return value
-    if hint is float:
-        # YAML 1.1 reads "5e-3" (no dot) as a string: accept numeric strings, reject anything else
-        if isinstance(value, str):
-            try:
-                value = float(value)
-            except ValueError:
-                value = None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            msg = f"{where}: {dotted}: expected a finite number, got {value!r}"
-            raise ConfigError(msg)
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            msg = f"{where}: {dotted}: expected a string, got {value!r}"
-            raise ConfigError(msg)
-        return value
-    msg = f"{where}: {dotted}: unsupported field type {hint!r}"  # a bug in this module, not user input
-    raise TypeError(msg)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _did_you_mean(name: str, known: Sequence[str] | Mapping[str, Any]) -> str:
@@ -400,6 +300,10 @@ def _check_int(name: str, value: Any, *, minimum: int) -> None:
 
 
 def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (math.isfinite(value) and value > 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value > 0)
+    ):
         msg = f"{name}: expected a positive number, got {value!r}"
         raise ConfigError(msg)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib as mpl
+import matplotlib.style as mplstyle
 import mplhep
 from matplotlib.figure import Figure
 
@@ -22,11 +22,12 @@ def figure_style() -> Iterator[None]:
 
     The style must be active both when the figure is drawn and when it is saved.
     """
-    with mpl.style.context(mplhep.style.CMS):
+    # Per-glyph fallback to DejaVu Sans: the CMS font lacks e.g. superscript minus (μ⁻) and subscripts.
+    with mplstyle.context([mplhep.style.CMS, {"font.family": ["TeX Gyre Heros", "DejaVu Sans"]}]):
         yield
 
 
-def new_figure(*, width: float = 8.0, height: float = 6.5, nrows: int = 1, ncols: int = 1) -> Figure:
+def new_figure(*, width: float = 10.0, height: float = 8.0, nrows: int = 1, ncols: int = 1) -> Figure:
     """A figure using the Agg canvas (never pyplot), with a constrained layout; size in inches."""
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     fig.set_dpi(100)

@@ -76,7 +76,7 @@ def plot_training_history(
     model = np.asarray(history["model"]).astype(str)
     columns = {k: np.asarray(v, dtype=np.float64) for k, v in history.items() if k != "model"}
     with figure_style():
-        fig = new_figure(width=8.0, ncols=2)
+        fig = new_figure(width=10.0, ncols=2)
         loss_ax, schedule_ax = fig.subplots(1, 2)
         mi_ax = loss_ax.twinx() if "mean_improvement" in columns else None
         beta_ax = schedule_ax.twinx() if "beta1" in columns else None
@@ -86,15 +86,22 @@ def plot_training_history(
             colour = f"C{i % 10}"
             for key, style in (("train_loss", "-"), ("val_loss", "--")):
                 if key in columns:
-                    loss_ax.plot(epoch, columns[key][rows], ls=style, color=colour,
-                                 label=f"{label} {key.replace('_', ' ')}")
+                    loss_ax.plot(
+                        epoch,
+                        columns[key][rows],
+                        ls=style,
+                        color=colour,
+                        label=f"{label} {key.replace('_', ' ')}",
+                    )
             if mi_ax is not None:
                 mi_ax.plot(epoch, columns["mean_improvement"][rows], ls=":", marker=".", color=colour)
             if "lr" in columns:
                 schedule_ax.plot(epoch, columns["lr"][rows], color=colour, label=f"{label} LR")
             if beta_ax is not None:
                 beta_ax.plot(epoch, columns["beta1"][rows], ls="--", color=colour)
-        loss_ax.set(xlabel="Epoch", ylabel="Loss", yscale="log" if _positive(columns, "train_loss") else "linear")
+        loss_ax.set(
+            xlabel="Epoch", ylabel="Loss", yscale="log" if _positive(columns, "train_loss") else "linear"
+        )
         loss_ax.legend(loc="upper right", fontsize="x-small")
         if mi_ax is not None:
             mi_ax.set_ylabel("Mean improvement [%] (dotted)")

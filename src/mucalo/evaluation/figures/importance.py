@@ -30,14 +30,22 @@ def plot_importance(
     centres = 0.5 * (edges[:-1] + edges[1:])
     half = 0.5 * np.diff(edges)
     with figure_style():
-        fig = new_figure(width=9.0)
+        fig = new_figure(width=11.0)
         ax = fig.add_subplot()
         for feature in ranked:
             i = importance.feature_names.index(feature)
             values, errors = importance.per_bin[i], importance.per_bin_err[i]
             ok = np.isfinite(values)
-            ax.errorbar(centres[ok], values[ok], xerr=half[ok], yerr=np.nan_to_num(errors[ok]), fmt="o-",
-                        ms=4, capsize=2, label=f"{feature} ({importance.overall[i]:.2f})")
+            ax.errorbar(
+                centres[ok],
+                values[ok],
+                xerr=half[ok],
+                yerr=np.nan_to_num(errors[ok]),
+                fmt="o-",
+                ms=4,
+                capsize=2,
+                label=f"{feature} ({importance.overall[i]:.2f})",
+            )
         ax.axhline(0.0, color="k", lw=1)
         ax.set(xlabel="True energy [GeV]", ylabel="Permutation importance")
         ax.legend(loc="upper right", fontsize="x-small", title="Feature (overall)", title_fontsize="x-small")

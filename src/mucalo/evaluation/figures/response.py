@@ -4,10 +4,12 @@ predictions (Fig. 10) and ratio distributions per energy (Fig. 11)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
 from matplotlib.axes import Axes
+from matplotlib.collections import PolyCollection
 from matplotlib.colors import LogNorm
 
 from mucalo.evaluation._stats import P16, P84, bin_index
@@ -20,15 +22,25 @@ __all__ = ["plot_corrected_response", "plot_fractional_error", "plot_ratio_distr
 FloatArray = npt.NDArray[np.float64]
 
 #: Quantile lines of Fig. 9 (percent, label, line style): the median and the ±1σ, ±2σ equivalents.
-_QUANTILES = ((2.5, "2σ", ":"), (P16, "1σ", "--"), (50.0, "median", "-"), (P84, None, "--"), (97.5, None, ":"))
+_QUANTILES = (
+    (2.5, "2σ", ":"),
+    (P16, "1σ", "--"),
+    (50.0, "median", "-"),
+    (P84, None, "--"),
+    (97.5, None, ":"),
+)
 
 
-def _density(ax: Axes, x: FloatArray, y: FloatArray, *, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
+def _density(
+    ax: Axes, x: FloatArray, y: FloatArray, *, x_range: tuple[float, float], y_range: tuple[float, float]
+) -> None:
     """2-D histogram of the events (log colour scale), the backdrop of the response plots."""
     bins = int(np.clip(np.sqrt(x.size) / 2, 10, 100))
     counts, xe, ye = np.histogram2d(x, y, bins=bins, range=(x_range, y_range))
     if counts.max() > 0:
-        mesh = ax.pcolormesh(xe, ye, np.where(counts > 0, counts, np.nan).T, norm=LogNorm(1, counts.max() + 1))
+        mesh = ax.pcolormesh(
+            xe, ye, np.where(counts > 0, counts, np.nan).T, norm=LogNorm(1, counts.max() + 1)
+        )
         ax.figure.colorbar(mesh, ax=ax, label="Muons")
 
 
@@ -65,12 +77,25 @@ def plot_response(
         label = f"Linear fit: {correction.slope:.3f}·E + {correction.offset:.1f} GeV"
         if fit_points is not None:
             ok = fit_points.valid
-            ax.errorbar(fit_points.centre_gev[ok], fit_points.mean_gev[ok], yerr=fit_points.error_gev[ok],
-                        fmt="o", ms=3, color="tab:red", label="Mean prediction per bin")
+            ax.errorbar(
+                fit_points.centre_gev[ok],
+                fit_points.mean_gev[ok],
+                yerr=fit_points.error_gev[ok],
+                fmt="o",
+                ms=3,
+                color="tab:red",
+                label="Mean prediction per bin",
+            )
             low, high = fit_points.edges_gev[0], fit_points.edges_gev[-1]
             inside = (grid >= low) & (grid <= high)
             ax.plot(grid[inside], correction.response(grid[inside]), color="tab:green", lw=2, label=label)
-            ax.plot(grid[grid >= high], correction.response(grid[grid >= high]), color="tab:green", ls="--", lw=1.5)
+            ax.plot(
+                grid[grid >= high],
+                correction.response(grid[grid >= high]),
+                color="tab:green",
+                ls="--",
+                lw=1.5,
+            )
         else:
             ax.plot(grid, correction.response(grid), color="tab:green", lw=2, label=label)
         ax.set(xlim=limits, ylim=limits, xlabel="True energy [GeV]", ylabel="Predicted energy [GeV]")
@@ -167,11 +192,11 @@ def plot_ratio_distributions(
             positions.append(float(energy))
     spacing = float(np.min(np.diff(curve.energy_gev))) if curve.energy_gev.size > 1 else 200.0
     with figure_style():
-        fig = new_figure(width=10.0)
+        fig = new_figure(width=12.0)
         ax = fig.add_subplot()
         if datasets:
             parts = ax.violinplot(datasets, positions=positions, widths=0.8 * spacing, showmedians=True)
-            for body in parts["bodies"]:
+            for body in cast("list[PolyCollection]", parts["bodies"]):
                 body.set_alpha(0.6)
         ax.axhline(1.0, color="k", ls="--", lw=1)
         ax.set(ylim=ratio_range, xlabel="True energy [GeV]", ylabel="Corrected prediction / true energy")

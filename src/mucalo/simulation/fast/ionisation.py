@@ -54,9 +54,7 @@ def delta_ray_shape(kinetic: npt.ArrayLike, transfer: npt.ArrayLike) -> FloatArr
     spin = 1.0 - beta2 * tr / max_transfer(t) + tr * tr / (2.0 * e * e)
     l1 = np.log1p(2.0 * tr / ELECTRON_MASS)
     l2 = np.log(4.0 * e * np.clip(e - tr, 1e-300, None) / (MUON_MASS * MUON_MASS))
-    radiative = np.where(
-        tr > _RADIATIVE_CORRECTION_MIN, (ALPHA / (2.0 * math.pi)) * l1 * (l2 - l1), 0.0
-    )
+    radiative = np.where(tr > _RADIATIVE_CORRECTION_MIN, (ALPHA / (2.0 * math.pi)) * l1 * (l2 - l1), 0.0)
     return np.asarray(np.clip(spin, 0.0, None) * (1.0 + radiative))
 
 
@@ -116,8 +114,10 @@ def ionisation_dedx(material: Material, kinetic: npt.ArrayLike, cut: float | Non
     if np.any(ok):
         tk = t[ok]
         corr = integrate_log(
-            lambda tr, tk=tk: delta_ray_shape(tk[:, None], tr)
-            - np.clip(delta_ray_shape_spin_only(tk[:, None], tr), 0.0, None),
+            lambda tr, tk=tk: (
+                delta_ray_shape(tk[:, None], tr)
+                - np.clip(delta_ray_shape_spin_only(tk[:, None], tr), 0.0, None)
+            ),
             np.full_like(tk, _RADIATIVE_CORRECTION_MIN),
             t_up[ok],
         )

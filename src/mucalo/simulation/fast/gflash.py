@@ -1,0 +1,222 @@
+"""Grindhammer–Peters (GFlash) electromagnetic showers in a homogeneous medium (PHYSICS.md §8.1–8.2).
+
+Each shower draws its own longitudinal profile (correlated ln T, ln α), then deposits its energy in
+spots: spot depths follow the spot profile and carry the weight energy-profile/spot-profile; the
+radius of each spot follows the core + tail profile at its depth. A fraction ``halo_fraction`` of
+the energy leaves the spots as soft photons emitted isotropically from spot positions and
+transported by the mini Monte Carlo, which is what populates the halo of low-energy cells.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from mucalo.simulation.fast.deposit import deposit_point
+from mucalo.simulation.fast.minimc import KIND_PHOTON, isotropic, push, run_stack
+from mucalo.simulation.fast.params import (
+    P_EC,
+    P_HALO_E,
+    P_HALO_FRAC,
+    P_RM,
+    P_SPOTS,
+    P_TAIL_SPLIT,
+    P_X0,
+    P_ZEFF,
+)
+from mucalo.simulation.fast.rng import exponential, normal, uniform
+
+__all__ = ["gflash_shower", "orthonormal_basis"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+State = npt.NDArray[np.uint64]
+
+_GRID = 48  # depth nodes of a shower's profile tables
+
+
+@numba.njit(cache=True)
+def orthonormal_basis(ux: float, uy: float, uz: float) -> tuple[float, float, float, float, float, float]:
+    """Two unit vectors e1, e2 with (e1, e2, u) right-handed and orthonormal."""
+    if abs(uz) < 0.9:  # e1 = z × u
+        ax, ay, az = -uy, ux, 0.0
+    else:  # e1 = x × u
+        ax, ay, az = 0.0, -uz, uy
+    norm = math.sqrt(ax * ax + ay * ay + az * az)
+    ax /= norm
+    ay /= norm
+    az /= norm
+    return ax, ay, az, uy * az - uz * ay, uz * ax - ux * az, ux * ay - uy * ax
+
+
+@numba.njit(cache=True)
+def _profile(state: State, energy: float, z_eff: float, e_c: float) -> tuple[float, float, float]:
+    """(T_i, α_i, ᾱ) of one shower: correlated log-normal fluctuations around G–P's means."""
+    ln_y = math.log(energy / e_c)
+    mean_ln_t = math.log(max(ln_y - 0.812, 0.05))
+    sigma_t = 1.0 / max(-1.4 + 1.26 * ln_y, 0.5)
+    mean_ln_a = math.log(0.81 + (0.458 + 2.26 / z_eff) * ln_y)
+    sigma_a = 1.0 / max(-0.58 + 0.86 * ln_y, 0.5)
+    rho = 0.705 - 0.023 * ln_y
+    a_plus = math.sqrt(0.5 * (1.0 + rho))
+    a_minus = math.sqrt(0.5 * (1.0 - rho))
+    for _ in range(100):
+        z1 = normal(state)
+        z2 = normal(state)
+        depth_max = math.exp(mean_ln_t + sigma_t * (z1 * a_plus + z2 * a_minus))
+        alpha = math.exp(mean_ln_a + sigma_a * (z1 * a_plus - z2 * a_minus))
+        if alpha > 1.0:  # redraw, as CMS does
+            return depth_max, alpha, math.exp(mean_ln_a)
+    return math.exp(mean_ln_t), max(math.exp(mean_ln_a), 1.05), max(math.exp(mean_ln_a), 1.05)
+
+
+@numba.njit(cache=True, inline="always")
+def _unit_disk(state: State) -> tuple[float, float]:
+    """(cos φ, sin φ) for a uniform azimuth, by rejection in the unit disk (no trigonometry)."""
+    while True:
+        a = 2.0 * uniform(state) - 1.0
+        b = 2.0 * uniform(state) - 1.0
+        r2 = a * a + b * b
+        if 1e-12 < r2 <= 1.0:
+            inv = 1.0 / math.sqrt(r2)
+            return a * inv, b * inv
+
+
+@numba.njit(cache=True)
+def gflash_shower(
+    energy: float,
+    x: float,
+    y: float,
+    z: float,
+    ux: float,
+    uy: float,
+    uz: float,
+    p: FloatArray,
+    photon_table: FloatArray,
+    electron_table: FloatArray,
+    state: State,
+    grid: FloatArray,
+    touched: IntArray,
+    counters: IntArray,
+    tally: FloatArray,
+    stack: FloatArray,
+    scratch: FloatArray,
+) -> None:
+    """Deposit an EM shower of ``energy`` MeV starting at (x, y, z) along unit vector u.
+
+    ``scratch`` is a (3, M) work array; larger showers allocate their own.
+    """
+    z_eff = p[P_ZEFF]
+    x0_mm = p[P_X0]
+    rm_mm = p[P_RM]
+    depth_max, alpha, alpha_mean = _profile(state, energy, z_eff, p[P_EC])
+    beta = (alpha - 1.0) / depth_max
+    spot_alpha = max(alpha * (0.639 + 0.00334 * z_eff), 1.0001)
+    spot_beta = (spot_alpha - 1.0) / (depth_max * (0.698 + 0.00212 * z_eff))
+    # per-shower tables on a depth grid (in X0): spot-profile CDF, energy/spot weight, radial shape
+    t_top = (spot_alpha + 7.0 * math.sqrt(spot_alpha)) / spot_beta
+    dt = t_top / (_GRID - 1)
+    cdf = np.empty(_GRID)
+    log_w = np.empty(_GRID)
+    core_prob = np.empty(_GRID)
+    core_radius = np.empty(_GRID)
+    tail_radius = np.empty(_GRID)
+    e_gev = energy * 1e-3
+    ln_e = math.log(e_gev)
+    tau_scale = (alpha - 1.0) / alpha * alpha_mean / max(alpha_mean - 1.0, 0.05) / depth_max
+    z1 = 0.0251 + 0.00319 * ln_e
+    z2 = 0.1162 - 0.000381 * z_eff
+    k1 = 0.659 - 0.00309 * z_eff
+    k4 = 0.3585 + 0.0421 * ln_e
+    p1 = 2.632 - 0.00094 * z_eff
+    p2 = 0.401 + 0.00187 * z_eff
+    p3 = 1.313 - 0.0686 * ln_e
+    previous = 0.0
+    total = 0.0
+    for i in range(_GRID):
+        t = max(i * dt, 1e-3 * dt)
+        density = math.exp((spot_alpha - 1.0) * math.log(t / t_top) - spot_beta * (t - t_top))
+        if i > 0:
+            total += 0.5 * (density + previous) * dt
+        previous = density
+        cdf[i] = total
+        log_w[i] = (alpha - spot_alpha) * math.log(t / t_top) - (beta - spot_beta) * t
+        tau = t * tau_scale
+        arg = (p2 - tau) / p3
+        core_prob[i] = p1 * math.exp(arg - math.exp(arg))
+        core_radius[i] = rm_mm * (z1 + z2 * tau)
+        tail_radius[i] = rm_mm * k1 * (math.exp(-2.59 * (tau - 0.645)) + math.exp(k4 * (tau - 0.645)))
+    for i in range(_GRID):
+        cdf[i] /= total
+    mean_spots = p[P_SPOTS] * 93.0 * math.log(z_eff) * e_gev**0.876
+    n_spots = max(int(mean_spots + uniform(state)), 1)  # stochastic rounding keeps the mean
+    work = scratch if n_spots <= scratch.shape[1] else np.empty((3, n_spots))
+    spot_t = work[0]
+    spot_w = work[1]
+    spot_pos = work[2]
+    # stratified spot depths: u_j = (j + U)/n walks the CDF once
+    i = 0
+    w_sum = 0.0
+    for j in range(n_spots):
+        u = (j + uniform(state)) / n_spots
+        while i < _GRID - 2 and cdf[i + 1] <= u:
+            i += 1
+        width = cdf[i + 1] - cdf[i]
+        f = (u - cdf[i]) / width if width > 0.0 else 0.5
+        f = min(max(f, 0.0), 1.0)
+        spot_t[j] = (i + f) * dt
+        spot_pos[j] = i + f
+        w = math.exp(log_w[i] + f * (log_w[i + 1] - log_w[i]))
+        spot_w[j] = w
+        w_sum += w
+    e_scale = energy / w_sum
+    e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
+    tail_split = max(int(p[P_TAIL_SPLIT]), 1)
+    halo = p[P_HALO_FRAC]
+    mean_k = p[P_HALO_E]
+    for j in range(n_spots):
+        along = spot_t[j] * x0_mm
+        cx = x + along * ux
+        cy = y + along * uy
+        cz = z + along * uz
+        g = spot_pos[j]
+        i = min(int(g), _GRID - 2)
+        f = g - i
+        e_spot = spot_w[j] * e_scale
+        r_core = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
+        if halo > 0.0 and uniform(state) < halo:  # the spot's energy leaves its core as soft photons
+            u = uniform(state)
+            r = r_core * math.sqrt(u / (1.0 - u))
+            c, s = _unit_disk(state)
+            sx = cx + r * (c * e1x + s * e2x)
+            sy = cy + r * (c * e1y + s * e2y)
+            sz = cz + r * (c * e1z + s * e2z)
+            left = e_spot
+            while left > 0.0:
+                k = min(mean_k * exponential(state), left)
+                left -= k
+                vx, vy, vz = isotropic(state)
+                push(stack, counters, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k, p, grid, touched, tally)
+            if counters[1] > stack.shape[0] // 2:
+                run_stack(p, photon_table, electron_table, state, grid, touched, counters, tally, stack)
+            continue
+        if uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
+            radius = r_core
+            pieces = 1
+        else:
+            radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
+            pieces = tail_split
+        e_piece = e_spot / pieces
+        for _ in range(pieces):
+            u = uniform(state)
+            r = radius * math.sqrt(u / (1.0 - u))
+            c, s = _unit_disk(state)
+            deposit_point(
+                cx + r * (c * e1x + s * e2x),
+                cy + r * (c * e1y + s * e2y),
+                cz + r * (c * e1z + s * e2z),
+                e_piece, p, grid, touched, counters, tally,
+            )  # fmt: skip

@@ -1,0 +1,130 @@
+"""Per-muon random streams for numba: SplitMix64 seeding of xoshiro256** (PHYSICS.md §9.4).
+
+The state is a ``uint64[4]`` array owned by one muon, so a muon's result depends on its seed alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "exponential",
+    "gamma_variate",
+    "new_state",
+    "normal",
+    "poisson",
+    "seed_state",
+    "uniform",
+]
+
+_U64 = np.uint64
+_TWO_POW_M53 = 1.0 / 9007199254740992.0
+
+
+def new_state() -> npt.NDArray[np.uint64]:
+    """An uninitialised xoshiro256** state."""
+    return np.zeros(4, dtype=np.uint64)
+
+
+@numba.njit(cache=True, inline="always")
+def _rotl(x: np.uint64, k: int) -> np.uint64:
+    return (x << _U64(k)) | (x >> _U64(64 - k))
+
+
+@numba.njit(cache=True)
+def _splitmix(x: np.uint64) -> tuple[np.uint64, np.uint64]:
+    x = x + _U64(0x9E3779B97F4A7C15)
+    z = x
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return x, z ^ (z >> _U64(31))
+
+
+@numba.njit(cache=True)
+def seed_state(state: npt.NDArray[np.uint64], seed: np.uint64) -> None:
+    """Fill ``state`` from ``seed`` with SplitMix64 (never all zero)."""
+    x = _U64(seed)
+    for i in range(4):
+        x, z = _splitmix(x)
+        state[i] = z
+
+
+@numba.njit(cache=True, inline="always")
+def _next(state: npt.NDArray[np.uint64]) -> np.uint64:
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    result = _rotl(s1 * _U64(5), 7) * _U64(9)
+    t = s1 << _U64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+    return result
+
+
+@numba.njit(cache=True, inline="always")
+def uniform(state: npt.NDArray[np.uint64]) -> float:
+    """Uniform in the open interval (0, 1)."""
+    return (float(_next(state) >> _U64(11)) + 0.5) * _TWO_POW_M53
+
+
+@numba.njit(cache=True)
+def normal(state: npt.NDArray[np.uint64]) -> float:
+    """Standard normal (Box–Muller, one of the pair)."""
+    u1 = uniform(state)
+    u2 = uniform(state)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+
+
+@numba.njit(cache=True, inline="always")
+def exponential(state: npt.NDArray[np.uint64]) -> float:
+    """Exponential with mean 1."""
+    return -math.log(uniform(state))
+
+
+@numba.njit(cache=True)
+def gamma_variate(state: npt.NDArray[np.uint64], shape: float) -> float:
+    """Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 via the u^(1/shape) boost."""
+    if shape <= 0.0:
+        return 0.0
+    boost = 1.0
+    if shape < 1.0:
+        boost = uniform(state) ** (1.0 / shape)
+        shape += 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        x = normal(state)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(state)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if math.log(u) < 0.5 * x2 + d * (1.0 - v + math.log(v)):
+            return d * v * boost
+
+
+@numba.njit(cache=True)
+def poisson(state: npt.NDArray[np.uint64], mean: float) -> int:
+    """Poisson count: inversion below a mean of 30, rounded normal above."""
+    if mean <= 0.0:
+        return 0
+    if mean < 30.0:
+        limit = math.exp(-mean)
+        product = uniform(state)
+        n = 0
+        while product > limit:
+            product *= uniform(state)
+            n += 1
+        return n
+    n = int(math.floor(mean + math.sqrt(mean) * normal(state) + 0.5))
+    return max(n, 0)

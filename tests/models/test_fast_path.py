@@ -1,0 +1,69 @@
+"""The fast CPU path changes arithmetic only: off is exact, bf16 stays close, energy stays conserved."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from mucalo.models import FastPath, FastPathConfig, MuonRegressor, bf16_supported, build_model, unwrap_compiled
+
+
+@pytest.fixture(scope="module")
+def model(real_muons: tuple[torch.Tensor, torch.Tensor]) -> MuonRegressor:
+    torch.manual_seed(2)
+    grid, _ = real_muons
+    regressor = build_model()
+    with torch.no_grad():
+        regressor.train()(grid, torch.zeros(len(grid), 28))
+        regressor.out.bias.fill_(1000.0)
+    return regressor.eval()
+
+
+def _predict(model: MuonRegressor, config: FastPathConfig, grid: torch.Tensor) -> torch.Tensor:
+    fast = FastPath(config)
+    prepared = fast.prepare_model(copy.deepcopy(model))
+    with torch.no_grad(), fast.autocast():
+        return prepared(fast.prepare_grid(grid), torch.zeros(len(grid), 28)).float()
+
+
+def test_off_is_exact(model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+    grid, _ = real_muons
+    with torch.no_grad():
+        reference = model(grid, torch.zeros(len(grid), 28))
+    torch.testing.assert_close(_predict(model, FastPathConfig.off(), grid), reference, rtol=0, atol=0)
+
+
+def test_channels_last_matches_fp32(model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+    grid, _ = real_muons
+    reference = _predict(model, FastPathConfig.off(), grid)
+    config = FastPathConfig(bf16=False, channels_last=True)
+    torch.testing.assert_close(_predict(model, config, grid), reference, rtol=1e-4, atol=1e-3)
+
+
+def test_bf16_is_close(model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+    grid, _ = real_muons
+    reference = _predict(model, FastPathConfig.off(), grid)
+    fast = _predict(model, FastPathConfig(bf16=True, channels_last=True), grid)
+    # bf16 keeps 8 mantissa bits; the relative effect on predictions is at the percent level.
+    assert float(((fast - reference).abs() / reference.abs()).max()) < 0.05
+
+
+def test_bf16_training_step_runs(real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+    grid, true_energy = real_muons
+    fast = FastPath(FastPathConfig(bf16=True, channels_last=True))
+    model = fast.prepare_model(build_model().train())
+    with fast.autocast():
+        prediction = model(fast.prepare_grid(grid[:4]), torch.zeros(4, 28))
+    loss = torch.mean((prediction.float() - true_energy[:4] / 1000) ** 2)
+    loss.backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 and bool(torch.isfinite(g).all()) for g in grads)
+
+
+def test_auto_and_unwrap() -> None:
+    assert FastPathConfig.auto("cpu").bf16 == bf16_supported("cpu")
+    assert FastPathConfig.auto("cpu").channels_last
+    plain = build_model()
+    assert unwrap_compiled(plain) is plain
