@@ -52,3 +52,13 @@ def test_unknown_preset(tmp_path: Path) -> None:
     bad.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="bad.yaml: expected a mapping"):
         load_preset(bad)
+
+
+def test_exponent_without_dot_is_a_number() -> None:
+    # YAML 1.1 reads 3e-5 as a string; a float field still takes it
+    from mucalo.training import TrainConfig
+
+    data = apply_overrides({}, ["schedule.lr=3e-5"])
+    assert from_dict(TrainConfig, data, where="train").schedule.lr == pytest.approx(3e-5)
+    with pytest.raises(ConfigError, match="train.schedule.lr: expected a number"):
+        from_dict(TrainConfig, {"schedule": {"lr": "fast"}}, where="train")

@@ -190,6 +190,8 @@ def _convert(hint: Any, value: Any, *, where: str) -> Any:  # noqa: C901, PLR091
             raise ConfigError(msg)
         return value
     if hint is float:
+        if isinstance(value, str):
+            value = _float_or_same(value)  # YAML 1.1 reads '3e-5' (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, int | float):
             msg = f"{where}: expected a number, got {value!r}"
             raise ConfigError(msg)
@@ -210,6 +212,13 @@ def _convert(hint: Any, value: Any, *, where: str) -> Any:  # noqa: C901, PLR091
             raise ConfigError(msg)
         return dict(value)
     return value
+
+
+def _float_or_same(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def config_to_dict(config: Any) -> Any:

@@ -31,7 +31,9 @@ def trained_hybrid(real_muons: tuple[torch.Tensor, torch.Tensor]) -> MuonRegress
     return model.eval()
 
 
-def test_onnx_parity(trained_hybrid: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor], tmp_path: Path) -> None:
+def test_onnx_parity(
+    trained_hybrid: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor], tmp_path: Path
+) -> None:
     pytest.importorskip("onnxruntime")
     grid, _ = real_muons
     features = torch.randn(len(grid), 28)
@@ -67,5 +69,5 @@ def test_missing_example_input_is_an_error(trained_hybrid: MuonRegressor, tmp_pa
 
 
 def test_missing_file_is_an_error(trained_hybrid: MuonRegressor, tmp_path: Path) -> None:
-    with pytest.raises(MissingDataError, match="nothing.onnx: ONNX file not found"):
+    with pytest.raises(MissingDataError, match=r"nothing\.onnx: ONNX file not found"):
         check_onnx_parity(trained_hybrid, tmp_path / "nothing.onnx", (None, None))

@@ -7,7 +7,15 @@ import copy
 import pytest
 import torch
 
-from mucalo.models import FastPath, FastPathConfig, MuonRegressor, bf16_supported, build_model, unwrap_compiled
+from mucalo.errors import ConfigError
+from mucalo.models import (
+    FastPath,
+    FastPathConfig,
+    MuonRegressor,
+    bf16_supported,
+    build_model,
+    unwrap_compiled,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,9 @@ def test_off_is_exact(model: MuonRegressor, real_muons: tuple[torch.Tensor, torc
     torch.testing.assert_close(_predict(model, FastPathConfig.off(), grid), reference, rtol=0, atol=0)
 
 
-def test_channels_last_matches_fp32(model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_channels_last_matches_fp32(
+    model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
+) -> None:
     grid, _ = real_muons
     reference = _predict(model, FastPathConfig.off(), grid)
     config = FastPathConfig(bf16=False, channels_last=True)
@@ -64,6 +74,24 @@ def test_bf16_training_step_runs(real_muons: tuple[torch.Tensor, torch.Tensor]) 
 
 def test_auto_and_unwrap() -> None:
     assert FastPathConfig.auto("cpu").bf16 == bf16_supported("cpu")
-    assert FastPathConfig.auto("cpu").channels_last
+    assert not FastPathConfig.auto("cpu").compile
     plain = build_model()
     assert unwrap_compiled(plain) is plain
+
+
+def test_predict_in_chunks_is_exact(
+    model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    grid, _ = real_muons
+    features = torch.randn(len(grid), 28)
+    whole = FastPath(FastPathConfig.off()).predict(model, grid, features)
+    chunked = FastPath(FastPathConfig(bf16=False, inference_batch=3)).predict(model, grid, features)
+    assert chunked.shape == (len(grid),)
+    torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-4)
+
+
+def test_inference_batch_is_validated() -> None:
+    with pytest.raises(
+        ConfigError, match=r"fast_path\.inference_batch: expected a positive integer or None, got 0"
+    ):
+        FastPathConfig(inference_batch=0)

@@ -61,13 +61,17 @@ def test_energy_channel_is_conserved_at_every_stage(real_muons: tuple[torch.Tens
         torch.testing.assert_close(stage.double().sum(dim=(1, 2, 3)), total, rtol=1e-5, atol=1e-6)
 
 
-def test_energy_is_conserved_under_bf16_autocast(real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_energy_is_kept_to_bf16_precision_under_autocast(
+    real_muons: tuple[torch.Tensor, torch.Tensor],
+) -> None:
     grid, _ = real_muons
     head = ConvHead(ModelConfig()).eval()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         last = head.blocks(grid)
+    assert last.dtype == torch.bfloat16
+    # Each E-sum adds in float32 and rounds once to bf16 (relative 2⁻⁹), four stages in all.
     torch.testing.assert_close(
-        last[:, 0].double().sum(dim=(1, 2, 3)), grid.double().sum(dim=(1, 2, 3, 4)), rtol=1e-5, atol=1e-6
+        last[:, 0].double().sum(dim=(1, 2, 3)), grid.double().sum(dim=(1, 2, 3, 4)), rtol=5e-3, atol=1e-3
     )
 
 
@@ -88,3 +92,15 @@ def test_forward_checks_inputs() -> None:
         model(torch.zeros(1, 50, 32, 32), torch.zeros(1, 28))
     hl = build_model(ModelConfig(kind="hl")).eval()
     assert hl(None, torch.zeros(3, 28)).shape == (3,)
+
+
+def test_no_identity_blocks_are_post_activation() -> None:
+    model = build_model(ModelConfig(identity=False))
+    assert model.head is not None
+    for block in model.head.blocks:
+        assert block.shortcut is None
+        assert list(block.conv1._modules) == ["conv", "act", "norm"]
+    nominal = build_model()
+    assert nominal.head is not None
+    assert list(nominal.head.blocks[3].conv1._modules) == ["norm", "act", "conv"]
+    assert list(nominal.head.blocks[0].conv1._modules) == ["conv", "act", "norm"]

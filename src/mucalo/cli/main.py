@@ -10,6 +10,7 @@ from mucalo import __version__
 from mucalo.cli import dataset as dataset_cli
 from mucalo.cli import features as features_cli
 from mucalo.cli import simulate as simulate_cli
+from mucalo.cli import train as train_cli
 from mucalo.cli.common import handle_errors, setup_logging
 
 __all__ = ["app", "main"]
@@ -43,6 +44,8 @@ def _root(
 app.command("simulate")(simulate_cli.simulate_command)
 app.command("info")(simulate_cli.info)
 app.command("features")(handle_errors(features_cli.features))
+app.command("train")(train_cli.train)
+app.command("lr-find")(train_cli.lr_find)
 app.add_typer(dataset_cli.app, name="dataset", help="Build, inspect and convert datasets (folds).")
 
 

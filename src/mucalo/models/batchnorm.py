@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mucalo.errors import ConfigError
+from mucalo.models.layers import is_tracing
 
 __all__ = ["RunningBatchNorm", "RunningBatchNorm1d", "RunningBatchNorm3d", "make_batch_norm"]
 
@@ -44,8 +45,21 @@ class RunningBatchNorm(nn.Module):
         warmup: Samples before which the variance is clamped (default 20).
     """
 
+    sums: Tensor
+    sqrs: Tensor
+    count: Tensor
+    samples_seen: Tensor
+    _zeros: Tensor
+    _ones: Tensor
+
     def __init__(
-        self, num_features: int, *, spatial_dims: int, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20
+        self,
+        num_features: int,
+        *,
+        spatial_dims: int,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        warmup: int = 20,
     ) -> None:
         super().__init__()
         self.num_features = num_features
@@ -68,7 +82,7 @@ class RunningBatchNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Normalise ``x`` of shape (B, C, *spatial); statistics are kept in float32 even under autocast."""
-        if not torch.jit.is_tracing() and (x.dim() != 2 + self.spatial_dims or x.shape[1] != self.num_features):
+        if not is_tracing() and (x.dim() != 2 + self.spatial_dims or x.shape[1] != self.num_features):
             msg = (
                 f"{type(self).__name__}: expected input (B, {self.num_features}"
                 f"{', …' * self.spatial_dims}), got {tuple(x.shape)}"
@@ -111,14 +125,18 @@ class RunningBatchNorm(nn.Module):
 class RunningBatchNorm3d(RunningBatchNorm):
     """:class:`RunningBatchNorm` for (B, C, z, x, y) feature maps."""
 
-    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20) -> None:
+    def __init__(
+        self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20
+    ) -> None:
         super().__init__(num_features, spatial_dims=3, momentum=momentum, eps=eps, warmup=warmup)
 
 
 class RunningBatchNorm1d(RunningBatchNorm):
     """:class:`RunningBatchNorm` for (B, C) vectors."""
 
-    def __init__(self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20) -> None:
+    def __init__(
+        self, num_features: int, *, momentum: float = 0.1, eps: float = 1e-5, warmup: int = 20
+    ) -> None:
         super().__init__(num_features, spatial_dims=0, momentum=momentum, eps=eps, warmup=warmup)
 
 

@@ -80,8 +80,12 @@ class _HeadBlock(nn.Module):
         self.conv2 = _sandwich(
             _conv(out_channels, out_channels, downsample=False), config, pre_activation=pre_activation
         )
-        self.se: nn.Module = SqueezeExcite(out_channels, ratio=config.se_ratio) if config.se else nn.Identity()
-        self.shortcut = self._make_shortcut(in_channels, out_channels, config, downsample=downsample, initial=initial)
+        self.se: nn.Module = (
+            SqueezeExcite(out_channels, ratio=config.se_ratio) if config.se else nn.Identity()
+        )
+        self.shortcut = self._make_shortcut(
+            in_channels, out_channels, config, downsample=downsample, initial=initial
+        )
         self.e_sum = ESumPassThrough(downsample=downsample) if config.energy_pass else None
 
     @staticmethod
@@ -109,7 +113,7 @@ class _HeadBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, C_in, z, x, y) to (B, C_out + 1, z', x', y'); channel 0 is the energy with the E-pass."""
-        out = self.se(self.conv2(self.conv1(x)))
+        out: Tensor = self.se(self.conv2(self.conv1(x)))
         if self.shortcut is not None:
             out = out + self.shortcut(x)
         if self.e_sum is not None:

@@ -59,7 +59,8 @@ class ModelConfig:
             msg = f"model.kind: expected one of {get_args(ModelKind)}, got {self.kind!r}"
             raise ConfigError(msg)
         if self.batch_norm is not None and self.batch_norm not in get_args(BatchNormKind):
-            msg = f"model.batch_norm: expected one of {get_args(BatchNormKind)} or None, got {self.batch_norm!r}"
+            expected = get_args(BatchNormKind)
+            msg = f"model.batch_norm: expected one of {expected} or None, got {self.batch_norm!r}"
             raise ConfigError(msg)
         positive_ints = ("n_features", "first_channels", "n_levels", "blocks_per_level", "se_ratio")
         for name in (*positive_ints, "body_depth", "body_width", "bn_warmup"):

@@ -44,7 +44,8 @@ class _ExportAdapter(nn.Module):
         config = self.model.config
         grid = inputs[0] if config.uses_grid else None
         features = inputs[-1] if config.uses_features else None
-        return self.model(grid, features)
+        energy: Tensor = self.model(grid, features)
+        return energy
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,7 +73,10 @@ def _inputs(model: MuonRegressor, example: Example) -> tuple[Tensor, ...]:
     grid, features = example
     config = model.config
     inputs: list[Tensor] = []
-    for name, needed, tensor in (("grid", config.uses_grid, grid), ("features", config.uses_features, features)):
+    for name, needed, tensor in (
+        ("grid", config.uses_grid, grid),
+        ("features", config.uses_features, features),
+    ):
         if needed and tensor is None:
             msg = f"export of a {config.kind!r} model: example {name} is required, got None"
             raise ConfigError(msg)
@@ -98,7 +102,9 @@ def _eval_on_cpu(model: MuonRegressor) -> Iterator[MuonRegressor]:
         model.to(device).train(was_training)
 
 
-def _report(exported: npt.NDArray[np.float32], reference: npt.NDArray[np.float32], rtol: float, atol: float) -> ParityReport:
+def _report(
+    exported: npt.NDArray[np.float32], reference: npt.NDArray[np.float32], rtol: float, atol: float
+) -> ParityReport:
     diff = np.abs(exported.astype(np.float64) - reference.astype(np.float64))
     scale = np.abs(reference.astype(np.float64))
     rel = diff / np.maximum(scale, np.finfo(np.float64).tiny)
@@ -113,7 +119,8 @@ def _report(exported: npt.NDArray[np.float32], reference: npt.NDArray[np.float32
 
 def _torch_reference(model: MuonRegressor, inputs: tuple[Tensor, ...]) -> npt.NDArray[np.float32]:
     with torch.no_grad():
-        return _ExportAdapter(model)(*inputs).numpy()
+        prediction: npt.NDArray[np.float32] = _ExportAdapter(model)(*inputs).numpy()
+    return prediction
 
 
 def export_torchscript(model: MuonRegressor, path: str | Path, example: Example) -> Path:
@@ -134,7 +141,7 @@ def export_torchscript(model: MuonRegressor, path: str | Path, example: Example)
         with warnings.catch_warnings():
             # torch.jit is deprecated in favour of torch.export but remains the portable C++ format.
             warnings.simplefilter("ignore", DeprecationWarning)
-            traced = torch.jit.trace(_ExportAdapter(model), inputs)
+            traced = torch.jit.trace(_ExportAdapter(model), inputs)  # type: ignore[no-untyped-call]
         traced.save(str(path))
     return path
 
@@ -220,7 +227,7 @@ def check_torchscript_parity(
         raise MissingDataError(msg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        loaded = torch.jit.load(str(path), map_location="cpu")
+        loaded = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
     with _eval_on_cpu(model):
         inputs = _inputs(model, example)
         reference = _torch_reference(model, inputs)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812 (the usual torch alias)
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ESumPassThrough", "MaxMeanPool3d", "SqueezeExcite"]
+__all__ = ["ESumPassThrough", "MaxMeanPool3d", "SqueezeExcite", "is_tracing"]
+
+
+def is_tracing() -> bool:
+    """Whether a ``torch.jit`` trace (TorchScript or ONNX export) is running: shapes are then tensors."""
+    return bool(torch.jit.is_tracing())  # type: ignore[attr-defined,no-untyped-call]
 
 
 class ESumPassThrough(nn.Module):
@@ -20,6 +25,8 @@ class ESumPassThrough(nn.Module):
         downsample: Sum 2×2×2 windows (True) or pass the channel unchanged (False).
     """
 
+    kernel: Tensor
+
     def __init__(self, *, downsample: bool) -> None:
         super().__init__()
         self.downsample = downsample
@@ -31,7 +38,7 @@ class ESumPassThrough(nn.Module):
             return energy
         # Summed in float32 even under bf16 autocast, so that the energy stays conserved to fp32 rounding.
         with torch.autocast(device_type=energy.device.type, enabled=False):
-            summed = F.conv3d(energy.float(), self.kernel.float(), stride=2, padding=1)
+            summed: Tensor = F.conv3d(energy.float(), self.kernel.float(), stride=2, padding=1)
         return summed.to(energy.dtype)
 
     def extra_repr(self) -> str:
@@ -64,7 +71,7 @@ class SqueezeExcite(nn.Module):
 
 
 class MaxMeanPool3d(nn.Module):
-    """Per-channel max and mean over (z, x, y), concatenated as [max | mean] (LUMIN ``AdaptiveAvgMaxConcatPool3d``)."""
+    """Per-channel max and mean over (z, x, y) as [max | mean] (LUMIN ``AdaptiveAvgMaxConcatPool3d``)."""
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, C, z, x, y) to (B, 2C), max first."""

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from mucalo.models.blocks import DownBlock, InitialBlock, ResBlock
 from mucalo.models.config import ModelConfig
-from mucalo.models.layers import MaxMeanPool3d, SqueezeExcite
+from mucalo.models.layers import MaxMeanPool3d, SqueezeExcite, is_tracing
 
 __all__ = ["ConvHead", "FullyConnectedBody", "MuonRegressor"]
 
@@ -65,7 +65,8 @@ class ConvHead(nn.Module):
 
     def forward(self, grid: Tensor) -> Tensor:
         """Map the (B, 1, z, x, y) GeV grid to (B, out_features)."""
-        return self.pool(self.blocks(grid))
+        pooled: Tensor = self.pool(self.blocks(grid))
+        return pooled
 
 
 class FullyConnectedBody(nn.Module):
@@ -81,7 +82,8 @@ class FullyConnectedBody(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, in_features) to (B, out_features)."""
-        return self.layers(x)
+        out: Tensor = self.layers(x)
+        return out
 
 
 class MuonRegressor(nn.Module):
@@ -161,7 +163,7 @@ class MuonRegressor(nn.Module):
         Raises:
             ValueError: A needed input is missing or has the wrong shape.
         """
-        if not torch.jit.is_tracing():  # traced shapes are tensors; exporters pass checked examples
+        if not is_tracing():  # traced shapes are tensors; exporters pass checked examples
             self._check_inputs(grid, features)
         parts: list[Tensor] = []
         if self.config.uses_features:
@@ -171,4 +173,5 @@ class MuonRegressor(nn.Module):
             assert grid is not None
             parts.append(self.head(grid))
         body_input = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-        return self.out(self.body(body_input)).squeeze(1)
+        energy: Tensor = self.out(self.body(body_input))
+        return energy.squeeze(1)

@@ -36,7 +36,12 @@ class ModelSummary:
         """JSON-ready form."""
         return {
             "rows": [
-                {"name": r.name, "kind": r.kind, "output_shape": list(r.output_shape), "parameters": r.parameters}
+                {
+                    "name": r.name,
+                    "kind": r.kind,
+                    "output_shape": list(r.output_shape),
+                    "parameters": r.parameters,
+                }
                 for r in self.rows
             ],
             "trainable_parameters": self.trainable_parameters,
@@ -51,7 +56,8 @@ class ModelSummary:
 
         def fmt(row: tuple[str, str, str, str]) -> str:
             return "  ".join(
-                cell.rjust(w) if i == 3 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+                cell.rjust(w) if i == 3 else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
 
         rule = "-" * len(fmt(header))
@@ -122,7 +128,9 @@ def summarize(
         for handle in handles:
             handle.remove()
     rows = tuple(
-        SummaryRow(name=name, kind=type(module).__name__, output_shape=shapes[name], parameters=_trainable(module))
+        SummaryRow(
+            name=name, kind=type(module).__name__, output_shape=shapes[name], parameters=_trainable(module)
+        )
         for name, module in parts
     )
     return ModelSummary(

@@ -15,9 +15,12 @@ from mucalo.errors import ConfigError
 from mucalo.simulation.backend import SimulatedMuons
 from mucalo.simulation.fast.batch import simulate_batch
 from mucalo.simulation.fast.config import FastSimConfig
+from mucalo.simulation.fast.jit_cache import refresh_kernel_cache
+from mucalo.simulation.fast.library import build_photon_library
 from mucalo.simulation.fast.lowenergy import low_energy_tables
 from mucalo.simulation.fast.material import material_by_name
 from mucalo.simulation.fast.params import build_params
+from mucalo.simulation.fast.state import make_state
 from mucalo.simulation.fast.tables import TABLES_VERSION, load_or_build_tables
 
 __all__ = ["CODE_VERSION", "DetailedMuons", "FastBackend"]
@@ -34,6 +37,7 @@ class DetailedMuons:
 
     muons: SimulatedMuons
     deposited: npt.NDArray[np.float64]  # [N] GeV, sum of the muon's cells before float32 rounding
+    energy_loss: npt.NDArray[np.float64]  # [N] GeV, E0 − exit energy before float32 rounding
 
 
 class FastBackend:
@@ -60,10 +64,19 @@ class FastBackend:
             photon_cut=self.config.photon_cut_mev,
             cache_dir=cache_dir,
         )
+        refresh_kernel_cache()
         low = low_energy_tables(self.material)
-        self._photon_table = low.photon
-        self._electron_table = low.electron
         self._params = build_params(detector, self.material, self.config)
+        low_energy = (low.photon, low.electron)
+        muon_tables = (self._tables.log_t, self._tables.rate, self._tables.dedx, self._tables.cdf)
+        self._library = build_photon_library(self._params, low_energy, muon_tables)
+        self._state = make_state(
+            params=self._params,
+            muon_tables=muon_tables,
+            low_energy=low_energy,
+            library=self._library,
+            n_cells=detector.n_cells,
+        )
 
     def describe(self) -> dict[str, Any]:
         """JSON-able description stored in each shard's ``simulation`` attribute."""
@@ -138,21 +151,14 @@ class FastBackend:
         if n and not np.all(np.abs(arrays["charge"]) == 1.0):
             msg = "simulate: charge must be +1 or -1"
             raise ConfigError(msg)
-        tables = self._tables
         offsets, cell, deposit, energy_loss, escaped, deposited = simulate_batch(
+            self._state,
             energy,
             arrays["charge"],
             arrays["x0"],
             arrays["y0"],
             float(start_z_mm),
             arrays["seed"],
-            self._params,
-            tables.log_t,
-            tables.rate,
-            tables.dedx,
-            tables.cdf,
-            self._photon_table,
-            self._electron_table,
         )
         muons = SimulatedMuons(
             offsets=offsets,
@@ -161,4 +167,4 @@ class FastBackend:
             energy_loss=energy_loss.astype(np.float32),
             escaped=escaped,
         )
-        return DetailedMuons(muons=muons, deposited=deposited)
+        return DetailedMuons(muons=muons, deposited=deposited, energy_loss=energy_loss)

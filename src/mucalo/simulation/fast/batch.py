@@ -6,45 +6,30 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.deposit import TALLY_ESCAPED, TALLY_INVISIBLE
-from mucalo.simulation.fast.minimc import STACK_SIZE
-from mucalo.simulation.fast.params import P_NL, P_NX, P_NY
 from mucalo.simulation.fast.rng import seed_state
+from mucalo.simulation.fast.state import C_STACK, C_TOUCHED, TALLY_ESCAPED, TALLY_INVISIBLE, KernelState
 from mucalo.simulation.fast.transport import transport_muon
 
 __all__ = ["simulate_batch"]
 
 FloatArray = npt.NDArray[np.float64]
-
-_SCRATCH_SPOTS = 1 << 16
+IntArray = npt.NDArray[np.int64]
 
 
 @numba.njit(cache=True)
 def simulate_batch(
+    s: KernelState,
     true_energy: FloatArray,
     charge: FloatArray,
     x0: FloatArray,
     y0: FloatArray,
     start_z: float,
     seed: npt.NDArray[np.uint64],
-    p: FloatArray,
-    log_t_grid: FloatArray,
-    rate: FloatArray,
-    dedx: FloatArray,
-    cdf: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-) -> tuple[
-    npt.NDArray[np.int64],
-    npt.NDArray[np.int64],
-    npt.NDArray[np.float32],
-    FloatArray,
-    FloatArray,
-    FloatArray,
-]:
+) -> tuple[IntArray, IntArray, npt.NDArray[np.float32], FloatArray, FloatArray, FloatArray]:
     """Transport N muons; each one's random stream is seeded from its own ``seed`` only.
 
     Args:
+        s: the kernels' state (tables, library, buffers).
         true_energy: (N,) kinetic energies, GeV. charge: (N,) ±1. x0, y0: (N,) gun position, mm.
         start_z: gun z, mm (front face at 0). seed: (N,) per-muon seeds.
 
@@ -54,14 +39,10 @@ def simulate_batch(
         (float64 sum of the muon's cells before rounding to float32).
     """
     n = true_energy.shape[0]
-    n_cells = int(p[P_NX]) * int(p[P_NY]) * int(p[P_NL])
-    grid = np.zeros(n_cells)
-    touched = np.empty(n_cells, dtype=np.int64)
-    counters = np.zeros(2, dtype=np.int64)
-    tally = np.zeros(2)
-    stack = np.empty((STACK_SIZE, 8))
-    scratch = np.empty((3, _SCRATCH_SPOTS))
-    state = np.zeros(4, dtype=np.uint64)
+    grid = s.grid
+    touched = s.touched
+    counters = s.counters
+    tally = s.tally
     offsets = np.zeros(n + 1, dtype=np.int64)
     capacity = max(4096, 1024 * n)
     cells = np.empty(capacity, dtype=np.int64)
@@ -71,32 +52,13 @@ def simulate_batch(
     deposited = np.empty(n)
     used = 0
     for i in range(n):
-        seed_state(state, seed[i])
-        counters[:] = 0
+        seed_state(s.rng, seed[i])
+        counters[C_TOUCHED] = 0
+        counters[C_STACK] = 0
         tally[:] = 0.0
         kinetic = true_energy[i] * 1000.0
-        exit_kinetic = transport_muon(
-            kinetic,
-            charge[i],
-            x0[i],
-            y0[i],
-            start_z,
-            p,
-            log_t_grid,
-            rate,
-            dedx,
-            cdf,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
-        hits = counters[0]
+        exit_kinetic = transport_muon(s, kinetic, charge[i], x0[i], y0[i], start_z)
+        hits = counters[C_TOUCHED]
         if used + hits > capacity:
             capacity = max(2 * capacity, used + hits)
             new_cells = np.empty(capacity, dtype=np.int64)

@@ -33,14 +33,15 @@ class FastSimConfig:
     electron_cut_mev: float = 0.842  # δ-rays above this are explicit (G4 e− threshold, 0.7 mm)
     photon_cut_mev: float = 0.0758  # muon brems photons above this are explicit (G4 γ threshold)
     # --- muon transport
-    max_step_mm: float = 20.0  # longest muon step (chord of the helix), mm
+    max_step_mm: float = 40.0  # longest muon step (chord of the helix), mm
     # --- showers (GFlash above gflash_min_mev, particle-level mini Monte Carlo below)
     gflash_min_mev: float = 200.0  # E_GF: secondaries at least this energetic shower via GFlash
     moliere_radius_mm: float = 20.2  # radial scale R_M of the GFlash profiles, mm
     spot_multiplier: float = 1.0  # scales the number of GFlash spots, 393·E[GeV]^0.876
     tail_split: int = 1  # a GFlash spot of the radial tail is deposited as this many pieces
     halo_fraction: float = 0.0  # fraction of a GFlash shower's energy carried by explicit soft photons
-    halo_photon_mev: float = 1.0  # mean energy of those photons (exponential spectrum), MeV
+    halo_photon_min_mev: float = 0.1  # soft photons follow 1/k from this energy, MeV ...
+    halo_photon_max_mev: float = 5.0  # ... to this one, MeV
     electron_detour: float = 0.5  # straight-line length of an electron / its CSDA range (§8.3)
     photon_local_mev: float = 0.05  # photons below this are absorbed where they are made, MeV
     brems_min_photon_mev: float = 0.0758  # lowest brems photon energy of mini-MC electrons, MeV
@@ -55,7 +56,8 @@ class FastSimConfig:
             "gflash_min_mev",
             "moliere_radius_mm",
             "spot_multiplier",
-            "halo_photon_mev",
+            "halo_photon_min_mev",
+            "halo_photon_max_mev",
             "electron_detour",
             "photon_local_mev",
             "brems_min_photon_mev",
@@ -80,6 +82,12 @@ class FastSimConfig:
             if f.type == "bool" and not isinstance(getattr(self, f.name), bool):
                 msg = f"simulation.fast.{f.name}: expected true or false, got {getattr(self, f.name)!r}"
                 raise ConfigError(msg)
+        if self.halo_photon_max_mev <= self.halo_photon_min_mev:
+            msg = (
+                f"simulation.fast.halo_photon_max_mev: expected more than halo_photon_min_mev="
+                f"{self.halo_photon_min_mev}, got {self.halo_photon_max_mev}"
+            )
+            raise ConfigError(msg)
         if self.gflash_min_mev < 50.0:
             msg = (
                 f"simulation.fast.gflash_min_mev: GFlash is not valid below ~50 MeV (PHYSICS.md §8.1), "

@@ -16,40 +16,35 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.deposit import deposit_point
-from mucalo.simulation.fast.minimc import KIND_PHOTON, isotropic, push, run_stack
+from mucalo.simulation.fast.minimc import (
+    KIND_PHOTON,
+    isotropic,
+    library_photon,
+    orthonormal_basis,
+    push,
+    run_stack,
+    unit_disk,
+)
 from mucalo.simulation.fast.params import (
     P_EC,
     P_HALO_E,
     P_HALO_FRAC,
+    P_HALO_KMAX,
     P_RM,
     P_SPOTS,
     P_TAIL_SPLIT,
     P_X0,
     P_ZEFF,
 )
-from mucalo.simulation.fast.rng import exponential, normal, uniform
+from mucalo.simulation.fast.rng import normal, uniform
+from mucalo.simulation.fast.state import C_STACK, KernelState
 
-__all__ = ["gflash_shower", "orthonormal_basis"]
+__all__ = ["gflash_shower"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 State = npt.NDArray[np.uint64]
 
 _GRID = 48  # depth nodes of a shower's profile tables
-
-
-@numba.njit(cache=True)
-def orthonormal_basis(ux: float, uy: float, uz: float) -> tuple[float, float, float, float, float, float]:
-    """Two unit vectors e1, e2 with (e1, e2, u) right-handed and orthonormal."""
-    if abs(uz) < 0.9:  # e1 = z × u
-        ax, ay, az = -uy, ux, 0.0
-    else:  # e1 = x × u
-        ax, ay, az = 0.0, -uz, uy
-    norm = math.sqrt(ax * ax + ay * ay + az * az)
-    ax /= norm
-    ay /= norm
-    az /= norm
-    return ax, ay, az, uy * az - uz * ay, uz * ax - ux * az, ux * ay - uy * ax
 
 
 @numba.njit(cache=True)
@@ -73,42 +68,16 @@ def _profile(state: State, energy: float, z_eff: float, e_c: float) -> tuple[flo
     return math.exp(mean_ln_t), max(math.exp(mean_ln_a), 1.05), max(math.exp(mean_ln_a), 1.05)
 
 
-@numba.njit(cache=True, inline="always")
-def _unit_disk(state: State) -> tuple[float, float]:
-    """(cos φ, sin φ) for a uniform azimuth, by rejection in the unit disk (no trigonometry)."""
-    while True:
-        a = 2.0 * uniform(state) - 1.0
-        b = 2.0 * uniform(state) - 1.0
-        r2 = a * a + b * b
-        if 1e-12 < r2 <= 1.0:
-            inv = 1.0 / math.sqrt(r2)
-            return a * inv, b * inv
-
-
 @numba.njit(cache=True)
 def gflash_shower(
-    energy: float,
-    x: float,
-    y: float,
-    z: float,
-    ux: float,
-    uy: float,
-    uz: float,
-    p: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-    scratch: FloatArray,
+    s: KernelState, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
 ) -> None:
     """Deposit an EM shower of ``energy`` MeV starting at (x, y, z) along unit vector u.
 
-    ``scratch`` is a (3, M) work array; larger showers allocate their own.
+    Spot buffers live in ``s.scratch``; larger showers allocate their own.
     """
+    p = s.params
+    state = s.rng
     z_eff = p[P_ZEFF]
     x0_mm = p[P_X0]
     rm_mm = p[P_RM]
@@ -153,10 +122,10 @@ def gflash_shower(
         cdf[i] /= total
     mean_spots = p[P_SPOTS] * 93.0 * math.log(z_eff) * e_gev**0.876
     n_spots = max(int(mean_spots + uniform(state)), 1)  # stochastic rounding keeps the mean
-    work = scratch if n_spots <= scratch.shape[1] else np.empty((3, n_spots))
-    spot_t = work[0]
-    spot_w = work[1]
-    spot_pos = work[2]
+    scratch = s.scratch if n_spots <= s.scratch.shape[1] else np.empty((3, n_spots))
+    spot_t = scratch[0]
+    spot_w = scratch[1]
+    spot_pos = scratch[2]
     # stratified spot depths: u_j = (j + U)/n walks the CDF once
     i = 0
     w_sum = 0.0
@@ -176,7 +145,8 @@ def gflash_shower(
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
     tail_split = max(int(p[P_TAIL_SPLIT]), 1)
     halo = p[P_HALO_FRAC]
-    mean_k = p[P_HALO_E]
+    k_lo = p[P_HALO_E]
+    log_k_span = math.log(p[P_HALO_KMAX] / k_lo)
     for j in range(n_spots):
         along = spot_t[j] * x0_mm
         cx = x + along * ux
@@ -187,21 +157,22 @@ def gflash_shower(
         f = g - i
         e_spot = spot_w[j] * e_scale
         r_core = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
-        if halo > 0.0 and uniform(state) < halo:  # the spot's energy leaves its core as soft photons
+        if halo > 0.0 and uniform(state) < halo:  # the spot's energy leaves the core as soft photons
             u = uniform(state)
             r = r_core * math.sqrt(u / (1.0 - u))
-            c, s = _unit_disk(state)
-            sx = cx + r * (c * e1x + s * e2x)
-            sy = cy + r * (c * e1y + s * e2y)
-            sz = cz + r * (c * e1z + s * e2z)
+            c, sn = unit_disk(state)
+            sx = cx + r * (c * e1x + sn * e2x)
+            sy = cy + r * (c * e1y + sn * e2y)
+            sz = cz + r * (c * e1z + sn * e2z)
             left = e_spot
             while left > 0.0:
-                k = min(mean_k * exponential(state), left)
+                k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
                 left -= k
                 vx, vy, vz = isotropic(state)
-                push(stack, counters, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k, p, grid, touched, tally)
-            if counters[1] > stack.shape[0] // 2:
-                run_stack(p, photon_table, electron_table, state, grid, touched, counters, tally, stack)
+                if not library_photon(s, k, sx, sy, sz, vx, vy, vz):
+                    push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
+            if s.counters[C_STACK] > s.stack.shape[0] // 2:
+                run_stack(s)
             continue
         if uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
             radius = r_core
@@ -213,10 +184,11 @@ def gflash_shower(
         for _ in range(pieces):
             u = uniform(state)
             r = radius * math.sqrt(u / (1.0 - u))
-            c, s = _unit_disk(state)
+            c, sn = unit_disk(state)
             deposit_point(
-                cx + r * (c * e1x + s * e2x),
-                cy + r * (c * e1y + s * e2y),
-                cz + r * (c * e1z + s * e2z),
-                e_piece, p, grid, touched, counters, tally,
-            )  # fmt: skip
+                s,
+                cx + r * (c * e1x + sn * e2x),
+                cy + r * (c * e1y + sn * e2y),
+                cz + r * (c * e1z + sn * e2z),
+                e_piece,
+            )

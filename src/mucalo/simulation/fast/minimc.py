@@ -2,11 +2,16 @@
 
 Photons fly exponential paths and undergo photo-absorption (local deposit), Klein–Nishina Compton
 scattering or conversion. Electrons above 1 MeV travel a straight segment of ``detour`` times their
-CSDA range, radiate their mean radiation yield as 1/k brems photons and deposit the rest along the
-segment; below 1 MeV they deposit in place (the reference has no e± brems below 1 MeV). Positrons
-end with two back-to-back 511 keV photons. Particles wait on an explicit stack (no recursion).
+CSDA range; slowing down in halving energy steps they radiate the increase of their radiation yield
+as 1/k brems photons, and deposit the rest along the segment. Below 1 MeV they deposit in place (the
+reference has no e± brems below 1 MeV). Positrons end with two back-to-back 511 keV photons.
 
-Stack rows: kind (0 γ, 1 e−, 2 e+), x, y, z [mm], ux, uy, uz, energy [MeV, kinetic for e±].
+Photons below the library ceiling are not transported one by one: a history of the same energy is
+drawn from the photon library (:mod:`~mucalo.simulation.fast.library`, built with this very code) and
+replayed with a random rotation. Particles wait on an explicit stack (no recursion).
+
+Every kernel takes the shared :class:`~mucalo.simulation.fast.state.KernelState` ``s`` first. Stack
+rows are kind (0 γ, 1 e−, 2 e+), x, y, z, ux, uy, uz, energy (MeV, kinetic for e±).
 """
 
 from __future__ import annotations
@@ -18,30 +23,31 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ELECTRON_MASS
-from mucalo.simulation.fast.deposit import TALLY_ESCAPED, cell_of, deposit_point, deposit_segment
+from mucalo.simulation.fast.deposit import cell_of, deposit_point, deposit_segment, escape
 from mucalo.simulation.fast.params import P_BREMS_KMIN, P_DETOUR, P_PHOTON_LOCAL, P_X0
 from mucalo.simulation.fast.rng import exponential, uniform
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, KernelState
 
 __all__ = [
     "KIND_ELECTRON",
     "KIND_PHOTON",
     "KIND_POSITRON",
-    "STACK_SIZE",
     "interp_table",
     "isotropic",
+    "library_photon",
+    "orthonormal_basis",
     "push",
     "rotate",
     "run_stack",
+    "unit_disk",
 ]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 State = npt.NDArray[np.uint64]
 
 KIND_PHOTON = 0
 KIND_ELECTRON = 1
 KIND_POSITRON = 2
-STACK_SIZE = 4096
 _ELECTRON_LOCAL_MEV = 1.0  # below this e± deposit where they are (range < 0.8 mm, no brems in G4 ref)
 
 
@@ -59,68 +65,79 @@ def interp_table(table: FloatArray, row: int, log_x: float) -> float:
     return table[row, i] + f * (table[row, i + 1] - table[row, i])
 
 
+@numba.njit(cache=True, inline="always")
+def unit_disk(rng: State) -> tuple[float, float]:
+    """(cos φ, sin φ) for a uniform azimuth, by rejection in the unit disk (no trigonometry)."""
+    while True:
+        a = 2.0 * uniform(rng) - 1.0
+        b = 2.0 * uniform(rng) - 1.0
+        r2 = a * a + b * b
+        if 1e-12 < r2 <= 1.0:
+            inv = 1.0 / math.sqrt(r2)
+            return a * inv, b * inv
+
+
 @numba.njit(cache=True)
-def rotate(ux: float, uy: float, uz: float, cos_t: float, phi: float) -> tuple[float, float, float]:
-    """Direction at polar angle acos(cos_t) and azimuth phi around the unit vector u."""
+def orthonormal_basis(ux: float, uy: float, uz: float) -> tuple[float, float, float, float, float, float]:
+    """Two unit vectors e1, e2 with (e1, e2, u) right-handed and orthonormal."""
+    if abs(uz) < 0.9:  # e1 = z × u
+        ax, ay, az = -uy, ux, 0.0
+    else:  # e1 = x × u
+        ax, ay, az = 0.0, -uz, uy
+    norm = math.sqrt(ax * ax + ay * ay + az * az)
+    ax /= norm
+    ay /= norm
+    az /= norm
+    return ax, ay, az, uy * az - uz * ay, uz * ax - ux * az, ux * ay - uy * ax
+
+
+@numba.njit(cache=True)
+def rotate(rng: State, ux: float, uy: float, uz: float, cos_t: float) -> tuple[float, float, float]:
+    """Direction at polar angle acos(cos_t) and a uniform azimuth around the unit vector u."""
     sin_t = math.sqrt(max(0.0, 1.0 - cos_t * cos_t))
-    cp = math.cos(phi)
-    sp = math.sin(phi)
-    perp = math.sqrt(ux * ux + uy * uy)
-    if perp < 1e-10:
-        sign = 1.0 if uz >= 0.0 else -1.0
-        return sin_t * cp, sin_t * sp, sign * cos_t
-    vx = (ux * uz * cp - uy * sp) / perp
-    vy = (uy * uz * cp + ux * sp) / perp
-    vz = -perp * cp
-    return ux * cos_t + vx * sin_t, uy * cos_t + vy * sin_t, uz * cos_t + vz * sin_t
+    c, s = unit_disk(rng)
+    e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
+    return (
+        ux * cos_t + sin_t * (c * e1x + s * e2x),
+        uy * cos_t + sin_t * (c * e1y + s * e2y),
+        uz * cos_t + sin_t * (c * e1z + s * e2z),
+    )
 
 
 @numba.njit(cache=True)
-def isotropic(state: State) -> tuple[float, float, float]:
+def isotropic(rng: State) -> tuple[float, float, float]:
     """A uniformly distributed unit vector."""
-    cos_t = 2.0 * uniform(state) - 1.0
+    cos_t = 2.0 * uniform(rng) - 1.0
     sin_t = math.sqrt(max(0.0, 1.0 - cos_t * cos_t))
-    phi = 2.0 * math.pi * uniform(state)
-    return sin_t * math.cos(phi), sin_t * math.sin(phi), cos_t
+    c, s = unit_disk(rng)
+    return sin_t * c, sin_t * s, cos_t
 
 
 @numba.njit(cache=True)
 def push(
-    stack: FloatArray,
-    counters: IntArray,
-    kind: int,
-    x: float,
-    y: float,
-    z: float,
-    ux: float,
-    uy: float,
-    uz: float,
-    energy: float,
-    p: FloatArray,
-    grid: FloatArray,
-    touched: IntArray,
-    tally: FloatArray,
+    s: KernelState, kind: int, x: float, y: float, z: float, ux: float, uy: float, uz: float, energy: float
 ) -> None:
     """Put a particle on the stack; if it is full, deposit the particle's energy where it is."""
-    n = counters[1]
+    stack = s.stack
+    counters = s.counters
+    n = counters[C_STACK]
     if n >= stack.shape[0]:
         extra = 2.0 * ELECTRON_MASS if kind == KIND_POSITRON else 0.0
-        deposit_point(x, y, z, energy + extra, p, grid, touched, counters, tally)
+        deposit_point(s, x, y, z, energy + extra)
         return
-    row = stack[n]
-    row[0] = kind
-    row[1] = x
-    row[2] = y
-    row[3] = z
-    row[4] = ux
-    row[5] = uy
-    row[6] = uz
-    row[7] = energy
-    counters[1] = n + 1
+    stack[n, 0] = kind
+    stack[n, 1] = x
+    stack[n, 2] = y
+    stack[n, 3] = z
+    stack[n, 4] = ux
+    stack[n, 5] = uy
+    stack[n, 6] = uz
+    stack[n, 7] = energy
+    counters[C_STACK] = n + 1
 
 
 @numba.njit(cache=True)
-def _compton(state: State, k: float) -> tuple[float, float]:
+def _compton(rng: State, k: float) -> tuple[float, float]:
     """Klein–Nishina: (ε = k'/k, cos θ) by the Butcher–Messel mixture with rejection."""
     kappa = k / ELECTRON_MASS
     eps0 = 1.0 / (1.0 + 2.0 * kappa)
@@ -128,111 +145,116 @@ def _compton(state: State, k: float) -> tuple[float, float]:
     alpha1 = -math.log(eps0)
     alpha2 = alpha1 + 0.5 * (1.0 - eps0_sq)
     while True:
-        if alpha1 > alpha2 * uniform(state):
-            eps = math.exp(-alpha1 * uniform(state))
+        if alpha1 > alpha2 * uniform(rng):
+            eps = math.exp(-alpha1 * uniform(rng))
             eps_sq = eps * eps
         else:
-            eps_sq = eps0_sq + (1.0 - eps0_sq) * uniform(state)
+            eps_sq = eps0_sq + (1.0 - eps0_sq) * uniform(rng)
             eps = math.sqrt(eps_sq)
         one_minus_cos = (1.0 - eps) / (eps * kappa)
         sin2 = one_minus_cos * (2.0 - one_minus_cos)
-        if 1.0 - eps * sin2 / (1.0 + eps_sq) >= uniform(state):
+        if 1.0 - eps * sin2 / (1.0 + eps_sq) >= uniform(rng):
             return eps, 1.0 - one_minus_cos
 
 
 @numba.njit(cache=True)
-def _photon(
-    row: FloatArray,
-    p: FloatArray,
-    photon_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-) -> None:
-    x, y, z = row[1], row[2], row[3]
-    ux, uy, uz = row[4], row[5], row[6]
-    k = row[7]
-    local = p[P_PHOTON_LOCAL]
+def library_photon(
+    s: KernelState, k: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
+) -> bool:
+    """Replay a library history of a photon of energy k; False if k is outside the library."""
+    meta = s.lib_meta
+    n_nodes = int(meta[2])
+    n_hist = int(meta[3])
+    b = int(math.floor((math.log(k) - meta[0]) / meta[1] + 0.5))
+    if n_nodes == 0 or b < 0 or b >= n_nodes:
+        return False
+    index = s.lib_index
+    points = s.lib_points
+    rng = s.rng
+    h = b * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
+    e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
+    c, sn = unit_disk(rng)  # a random azimuth of the history around u
+    ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
+    bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+    gone = False
+    for i in range(index[h], index[h + 1]):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        energy = points[i, 3] * k
+        if not gone:
+            cx = x + px * ax + py * bx + pz * ux
+            cy = y + px * ay + py * by + pz * uy
+            cz = z + px * az + py * bz + pz * uz
+            gone = cell_of(s, cx, cy, cz) < 0  # once out of the convex block, the chain is lost
+            if not gone:
+                deposit_point(s, cx, cy, cz, energy)
+                continue
+        escape(s, energy)
+    return True
+
+
+@numba.njit(cache=True)
+def _photon(s: KernelState, x: float, y: float, z: float, ux: float, uy: float, uz: float, k: float) -> None:
+    p = s.params
+    if k < p[P_PHOTON_LOCAL]:
+        deposit_point(s, x, y, z, k)
+        return
+    if library_photon(s, k, x, y, z, ux, uy, uz):
+        return
+    rng = s.rng
+    photon_table = s.photon_table
+    recording = s.counters[C_RECORDING] != 0
     while True:
-        if k < local:
-            deposit_point(x, y, z, k, p, grid, touched, counters, tally)
+        if k < p[P_PHOTON_LOCAL]:
+            deposit_point(s, x, y, z, k)
             return
         log_k = math.log(k)
-        step = math.exp(interp_table(photon_table, 1, log_k)) * exponential(state)
+        step = math.exp(interp_table(photon_table, 1, log_k)) * exponential(rng)
         x += step * ux
         y += step * uy
         z += step * uz
-        if cell_of(x, y, z, p) < 0:
-            tally[TALLY_ESCAPED] += k
+        if not recording and cell_of(s, x, y, z) < 0:
+            escape(s, k)
             return
-        r = uniform(state)
+        r = uniform(rng)
         f_photo = interp_table(photon_table, 2, log_k)
         if r < f_photo:
-            deposit_point(x, y, z, k, p, grid, touched, counters, tally)
+            deposit_point(s, x, y, z, k)
             return
         if k > 2.0 * ELECTRON_MASS and r < f_photo + interp_table(photon_table, 3, log_k):
             kinetic = k - 2.0 * ELECTRON_MASS
-            t1 = kinetic * uniform(state)
-            push(stack, counters, KIND_ELECTRON, x, y, z, ux, uy, uz, t1, p, grid, touched, tally)
-            push(stack, counters, KIND_POSITRON, x, y, z, ux, uy, uz, kinetic - t1, p, grid, touched, tally)
+            t1 = kinetic * uniform(rng)
+            push(s, KIND_ELECTRON, x, y, z, ux, uy, uz, t1)
+            push(s, KIND_POSITRON, x, y, z, ux, uy, uz, kinetic - t1)
             return
-        eps, cos_t = _compton(state, k)
+        eps, cos_t = _compton(rng, k)
         k_out = eps * k
-        vx, vy, vz = rotate(ux, uy, uz, cos_t, 2.0 * math.pi * uniform(state))
+        vx, vy, vz = rotate(rng, ux, uy, uz, cos_t)
         kinetic = k - k_out
         if kinetic < _ELECTRON_LOCAL_MEV:
-            deposit_point(x, y, z, kinetic, p, grid, touched, counters, tally)
+            deposit_point(s, x, y, z, kinetic)
         else:  # electron momentum = k u − k' v
             ex, ey, ez = k * ux - k_out * vx, k * uy - k_out * vy, k * uz - k_out * vz
             norm = math.sqrt(ex * ex + ey * ey + ez * ez)
-            push(
-                stack,
-                counters,
-                KIND_ELECTRON,
-                x,
-                y,
-                z,
-                ex / norm,
-                ey / norm,
-                ez / norm,
-                kinetic,
-                p,
-                grid,
-                touched,
-                tally,
-            )
+            push(s, KIND_ELECTRON, x, y, z, ex / norm, ey / norm, ez / norm, kinetic)
         ux, uy, uz = vx, vy, vz
         k = k_out
 
 
 @numba.njit(cache=True)
 def _electron(
-    row: FloatArray,
-    p: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
+    s: KernelState, kind: int, x: float, y: float, z: float, ux: float, uy: float, uz: float, kinetic: float
 ) -> None:
-    kind = int(row[0])
-    x, y, z = row[1], row[2], row[3]
-    ux, uy, uz = row[4], row[5], row[6]
-    kinetic = row[7]
     x1, y1, z1 = x, y, z
     if kinetic < _ELECTRON_LOCAL_MEV:
-        deposit_point(x, y, z, kinetic, p, grid, touched, counters, tally)
+        deposit_point(s, x, y, z, kinetic)
     else:
         # the electron slows down in halving energy intervals; each interval radiates the increase of
         # the radiation yield Y(T)·T as 1/k photons up to its upper energy, emitted where it is crossed
+        p = s.params
+        rng = s.rng
+        electron_table = s.electron_table
         detour = p[P_DETOUR]
         range0 = math.exp(interp_table(electron_table, 1, math.log(kinetic)))
-        length = detour * range0
         k_min = p[P_BREMS_KMIN]
         x0_mm = p[P_X0]
         emitted = 0.0
@@ -247,51 +269,43 @@ def _electron(
             budget = rad_hi - rad_lo
             log_span = math.log(t_hi / k_min)
             while budget > k_min:
-                k = min(k_min * math.exp(uniform(state) * log_span), budget)  # 1/k spectrum
+                k = min(k_min * math.exp(uniform(rng) * log_span), budget)  # 1/k spectrum
                 budget -= k
                 emitted += k
-                path = path_hi + uniform(state) * (path_lo - path_hi)
+                path = path_hi + uniform(rng) * (path_lo - path_hi)
                 # emission angle: the multiple-scattering width accumulated so far, isotropic when large
                 theta = 13.6 / t_lo * math.sqrt(path / x0_mm)
                 if theta > 1.0:
-                    vx, vy, vz = isotropic(state)
+                    vx, vy, vz = isotropic(rng)
                 else:
-                    cos_t = math.cos(theta * math.sqrt(2.0 * exponential(state)))
-                    vx, vy, vz = rotate(ux, uy, uz, cos_t, 2.0 * math.pi * uniform(state))
+                    vx, vy, vz = rotate(rng, ux, uy, uz, math.cos(theta * math.sqrt(2.0 * exponential(rng))))
                 d = detour * path
-                push(
-                    stack, counters, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz,
-                    vx, vy, vz, k, p, grid, touched, tally,
-                )  # fmt: skip
+                push(s, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz, vx, vy, vz, k)
             t_hi = t_lo
             rad_hi = rad_lo
             path_hi = path_lo
+        length = detour * range0
         x1, y1, z1 = x + length * ux, y + length * uy, z + length * uz
-        deposit_segment(x, y, z, x1, y1, z1, kinetic - emitted, p, grid, touched, counters, tally)
+        deposit_segment(s, x, y, z, x1, y1, z1, kinetic - emitted)
     if kind == KIND_POSITRON:
-        vx, vy, vz = isotropic(state)
-        push(stack, counters, KIND_PHOTON, x1, y1, z1, vx, vy, vz, ELECTRON_MASS, p, grid, touched, tally)
-        push(stack, counters, KIND_PHOTON, x1, y1, z1, -vx, -vy, -vz, ELECTRON_MASS, p, grid, touched, tally)
+        vx, vy, vz = isotropic(s.rng)
+        push(s, KIND_PHOTON, x1, y1, z1, vx, vy, vz, ELECTRON_MASS)
+        push(s, KIND_PHOTON, x1, y1, z1, -vx, -vy, -vz, ELECTRON_MASS)
 
 
 @numba.njit(cache=True)
-def run_stack(
-    p: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-) -> None:
+def run_stack(s: KernelState) -> None:
     """Transport every particle on the stack (and their products) until it is empty."""
-    row = np.empty(8)
-    while counters[1] > 0:
-        counters[1] -= 1
-        row[:] = stack[counters[1]]
-        if int(row[0]) == KIND_PHOTON:
-            _photon(row, p, photon_table, state, grid, touched, counters, tally, stack)
+    stack = s.stack
+    counters = s.counters
+    while counters[C_STACK] > 0:
+        n = counters[C_STACK] - 1
+        counters[C_STACK] = n
+        kind = int(stack[n, 0])  # read the row out: the slot is reused by the particles it creates
+        x, y, z = stack[n, 1], stack[n, 2], stack[n, 3]
+        ux, uy, uz = stack[n, 4], stack[n, 5], stack[n, 6]
+        energy = stack[n, 7]
+        if kind == KIND_PHOTON:
+            _photon(s, x, y, z, ux, uy, uz, energy)
         else:
-            _electron(row, p, electron_table, state, grid, touched, counters, tally, stack)
+            _electron(s, kind, x, y, z, ux, uy, uz, energy)

@@ -49,13 +49,16 @@ P_EGF = 23  # GFlash threshold, MeV
 P_RM = 24  # Molière radius, mm
 P_SPOTS = 25  # spot multiplier
 P_HALO_FRAC = 26  # energy fraction of GFlash showers in explicit soft photons
-P_HALO_E = 27  # mean soft-photon energy, MeV
+P_HALO_E = 27  # lowest soft-photon energy (1/k spectrum), MeV
 P_DETOUR = 28  # electron straight length / CSDA range
 P_PHOTON_LOCAL = 29  # photons below this are absorbed in place, MeV
 P_BREMS_KMIN = 30  # lowest brems photon of mini-MC electrons, MeV
 P_HAD_VIS = 31  # visible share of a photonuclear transfer
 P_TAIL_SPLIT = 32  # GFlash tail spots are split into this many pieces
-N_PARAMS = 33
+P_INV_PITCH = 33  # 1 / transverse pitch, 1/mm
+P_INV_LAYER = 34  # 1 / layer depth, 1/mm
+P_HALO_KMAX = 35  # highest soft-photon energy of GFlash showers, MeV
+N_PARAMS = 36
 
 
 def build_params(detector: Detector, material: Material, config: FastSimConfig) -> npt.NDArray[np.float64]:
@@ -89,10 +92,13 @@ def build_params(detector: Detector, material: Material, config: FastSimConfig) 
     p[P_RM] = config.moliere_radius_mm
     p[P_SPOTS] = config.spot_multiplier
     p[P_HALO_FRAC] = config.halo_fraction
-    p[P_HALO_E] = config.halo_photon_mev
+    p[P_HALO_E] = config.halo_photon_min_mev
     p[P_DETOUR] = config.electron_detour
     p[P_PHOTON_LOCAL] = config.photon_local_mev
     p[P_BREMS_KMIN] = config.brems_min_photon_mev
     p[P_HAD_VIS] = config.hadronic_visible_fraction
     p[P_TAIL_SPLIT] = config.tail_split
+    p[P_INV_PITCH] = 1.0 / detector.cell_size_mm
+    p[P_INV_LAYER] = 1.0 / detector.layer_depth_mm
+    p[P_HALO_KMAX] = config.halo_photon_max_mev
     return p

@@ -4,6 +4,7 @@ discrete losses, and the secondaries' showers (PHYSICS.md §7, §9.2).
 Each step runs to the next discrete interaction, the block boundary or ``max_step_mm``, whichever
 comes first. The continuous (sub-cut) loss of the step is Gamma-distributed and spread along its
 chord; at an interaction the process is chosen by its rate and the transfer sampled from the tables.
+Every kernel takes the shared :class:`~mucalo.simulation.fast.state.KernelState` ``s`` first.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.constants import ALPHA, ELECTRON_MASS, MUON_MASS, SQRT_E
-from mucalo.simulation.fast.deposit import TALLY_INVISIBLE, cell_of, deposit_point, deposit_segment
-from mucalo.simulation.fast.gflash import gflash_shower, orthonormal_basis
+from mucalo.simulation.fast.constants import ALPHA, ELECTRON_MASS, MUON_MASS, PROTON_MASS, SQRT_E
+from mucalo.simulation.fast.deposit import cell_of, deposit_point, deposit_track, escape
+from mucalo.simulation.fast.gflash import gflash_shower
 from mucalo.simulation.fast.minimc import (
     KIND_ELECTRON,
     KIND_PHOTON,
     KIND_POSITRON,
     interp_table,
+    orthonormal_basis,
     push,
     rotate,
     run_stack,
@@ -46,22 +48,22 @@ from mucalo.simulation.fast.params import (
     P_X0,
     P_ZMIN,
 )
-from mucalo.simulation.fast.rng import exponential, gamma_variate, normal, uniform
+from mucalo.simulation.fast.rng import exponential, gamma_fast, normal_pair, uniform
+from mucalo.simulation.fast.state import TALLY_INVISIBLE, KernelState
 
 __all__ = ["transport_muon"]
 
 FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 State = npt.NDArray[np.uint64]
 
 _STOP_MEV = 10.0  # a muon below this kinetic energy deposits it in place (range of a few mm)
 _CURVATURE = 0.299792458  # k [1/mm] = 0.2998 q B[T] / p[MeV]
+_INV_SQRT12 = 0.28867513459481287
 
 
 @numba.njit(cache=True, inline="always")
 def _table_position(log_t_grid: FloatArray, log_t: float) -> tuple[int, float]:
-    step = log_t_grid[1] - log_t_grid[0]
-    f = (log_t - log_t_grid[0]) / step
+    f = (log_t - log_t_grid[0]) / (log_t_grid[1] - log_t_grid[0])
     n = log_t_grid.shape[0]
     if f <= 0.0:
         return 0, 0.0
@@ -95,7 +97,7 @@ def _max_transfer(kinetic: float) -> float:
 
 
 @numba.njit(cache=True)
-def _sample_delta(state: State, kinetic: float, cut: float) -> float:
+def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
     """Knock-on energy: 1/T² on [cut, T_max], accepted with the spin and radiative factors (§2.2)."""
     t_max = _max_transfer(kinetic)
     e = kinetic + MUON_MASS
@@ -103,12 +105,12 @@ def _sample_delta(state: State, kinetic: float, cut: float) -> float:
     rad = ALPHA / (2.0 * math.pi)
     f_max = 1.0 + rad * math.log(2.0 * e / MUON_MASS) ** 2
     while True:
-        u = uniform(state)
+        u = uniform(rng)
         t = cut * t_max / (cut * (1.0 - u) + t_max * u)
         spin = 1.0 - beta2 * t / t_max + t * t / (2.0 * e * e)
         l1 = math.log(1.0 + 2.0 * t / ELECTRON_MASS)
         l2 = math.log(4.0 * e * (e - t) / (MUON_MASS * MUON_MASS))
-        if uniform(state) * f_max <= spin * (1.0 + rad * l1 * (l2 - l1)):
+        if uniform(rng) * f_max <= spin * (1.0 + rad * l1 * (l2 - l1)):
             return t
 
 
@@ -134,7 +136,7 @@ def _helix(
 
 
 @numba.njit(cache=True)
-def _distance_out(x: float, y: float, z: float, ux: float, uy: float, uz: float, p: FloatArray) -> float:
+def _distance_out(p: FloatArray, x: float, y: float, z: float, ux: float, uy: float, uz: float) -> float:
     """Straight-line distance from an inside point to the block surface along u, mm."""
     s = 1e30
     if uz > 0.0:
@@ -154,47 +156,28 @@ def _distance_out(x: float, y: float, z: float, ux: float, uy: float, uz: float,
 
 @numba.njit(cache=True)
 def _secondary(
-    kind: int,
-    energy: float,
-    x: float,
-    y: float,
-    z: float,
-    ux: float,
-    uy: float,
-    uz: float,
-    p: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-    scratch: FloatArray,
+    s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
 ) -> None:
     """Hand a secondary to GFlash (at or above E_GF) or to the mini Monte Carlo stack."""
-    if energy < p[P_EGF]:
-        push(stack, counters, kind, x, y, z, ux, uy, uz, energy, p, grid, touched, tally)
+    if energy < s.params[P_EGF]:
+        push(s, kind, x, y, z, ux, uy, uz, energy)
         return
     if kind == KIND_PHOTON:  # convert first: the shower starts one free path downstream
-        step = math.exp(interp_table(photon_table, 1, math.log(energy))) * exponential(state)
+        step = math.exp(interp_table(s.photon_table, 1, math.log(energy))) * exponential(s.rng)
         x += step * ux
         y += step * uy
         z += step * uz
-        if cell_of(x, y, z, p) < 0:
-            deposit_point(x, y, z, energy, p, grid, touched, counters, tally)  # tallied as escaped
+        if cell_of(s, x, y, z) < 0:
+            escape(s, energy)
             return
     elif kind == KIND_POSITRON:  # the positron's annihilation energy belongs to its shower
         energy += 2.0 * ELECTRON_MASS
-    gflash_shower(
-        energy, x, y, z, ux, uy, uz, p, photon_table, electron_table, state,
-        grid, touched, counters, tally, stack, scratch,
-    )  # fmt: skip
+    gflash_shower(s, energy, x, y, z, ux, uy, uz)
 
 
 @numba.njit(cache=True)
 def _interact(
+    s: KernelState,
     process: int,
     kinetic: float,
     x: float,
@@ -203,52 +186,23 @@ def _interact(
     ux: float,
     uy: float,
     uz: float,
-    p: FloatArray,
-    log_t_grid: FloatArray,
-    cdf: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-    scratch: FloatArray,
 ) -> float:
     """Sample one discrete interaction, create its secondaries; returns the energy transfer, MeV."""
+    p = s.params
+    rng = s.rng
     e = kinetic + MUON_MASS
     if process == 0:  # knock-on electron
-        transfer = _sample_delta(state, kinetic, p[P_ECUT])
+        transfer = _sample_delta(rng, kinetic, p[P_ECUT])
         p_mu = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
         p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
         cos_t = min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
-        dx, dy, dz = rotate(ux, uy, uz, cos_t, 2.0 * math.pi * uniform(state))
-        _secondary(
-            KIND_ELECTRON,
-            transfer,
-            x,
-            y,
-            z,
-            dx,
-            dy,
-            dz,
-            p,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
+        dx, dy, dz = rotate(rng, ux, uy, uz, cos_t)
+        _secondary(s, KIND_ELECTRON, transfer, x, y, z, dx, dy, dz)
         return transfer
-    k, frac = _table_position(log_t_grid, math.log(kinetic))
-    if uniform(state) < frac:
+    k, frac = _table_position(s.mu_log_t, math.log(kinetic))
+    if uniform(rng) < frac:  # statistical interpolation between the table nodes
         k += 1
-    x_scaled = _sample_x(cdf[process - 1, k], uniform(state))
+    x_scaled = _sample_x(s.mu_cdf[process - 1, k], uniform(rng))
     if process == 1:  # bremsstrahlung photon along the muon
         lo = p[P_GCUT]
         hi = kinetic
@@ -257,164 +211,89 @@ def _interact(
         hi = e - 0.75 * SQRT_E * MUON_MASS * p[P_ZMIN] ** (1.0 / 3.0)
     else:  # photonuclear
         lo = 200.0
-        hi = e - 0.5 * 938.272
+        hi = e - 0.5 * PROTON_MASS
     if hi <= lo:
         return 0.0
     transfer = lo * math.exp(x_scaled * math.log(hi / lo))
     if process == 1:
-        _secondary(
-            KIND_PHOTON,
-            transfer,
-            x,
-            y,
-            z,
-            ux,
-            uy,
-            uz,
-            p,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
+        _secondary(s, KIND_PHOTON, transfer, x, y, z, ux, uy, uz)
     elif process == 2:
         v = transfer / e
         rho_max = (1.0 - 6.0 * MUON_MASS * MUON_MASS / (e * e * (1.0 - v))) * math.sqrt(
             max(0.0, 1.0 - 4.0 * ELECTRON_MASS / transfer)
         )
-        r = max(rho_max, 0.0) * (2.0 * uniform(state) - 1.0)  # uniform asymmetry, as Geant4
+        r = max(rho_max, 0.0) * (2.0 * uniform(rng) - 1.0)  # uniform asymmetry, as Geant4
         t_minus = max(0.5 * (1.0 - r) * transfer - ELECTRON_MASS, 0.0)
         t_plus = transfer - 2.0 * ELECTRON_MASS - t_minus
-        _secondary(
-            KIND_ELECTRON,
-            t_minus,
-            x,
-            y,
-            z,
-            ux,
-            uy,
-            uz,
-            p,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
-        _secondary(
-            KIND_POSITRON,
-            t_plus,
-            x,
-            y,
-            z,
-            ux,
-            uy,
-            uz,
-            p,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
+        _secondary(s, KIND_ELECTRON, t_minus, x, y, z, ux, uy, uz)
+        _secondary(s, KIND_POSITRON, t_plus, x, y, z, ux, uy, uz)
     else:  # hadronic final state [U]: the visible part showers like an EM cascade
         visible = p[P_HAD_VIS] * transfer
-        tally[TALLY_INVISIBLE] += transfer - visible
-        _secondary(
-            KIND_ELECTRON,
-            visible,
-            x,
-            y,
-            z,
-            ux,
-            uy,
-            uz,
-            p,
-            photon_table,
-            electron_table,
-            state,
-            grid,
-            touched,
-            counters,
-            tally,
-            stack,
-            scratch,
-        )
+        s.tally[TALLY_INVISIBLE] += transfer - visible
+        _secondary(s, KIND_ELECTRON, visible, x, y, z, ux, uy, uz)
     return transfer
 
 
 @numba.njit(cache=True)
-def transport_muon(
-    kinetic: float,
-    charge: float,
-    x: float,
-    y: float,
-    z: float,
-    p: FloatArray,
-    log_t_grid: FloatArray,
-    rate: FloatArray,
-    dedx: FloatArray,
-    cdf: FloatArray,
-    photon_table: FloatArray,
-    electron_table: FloatArray,
-    state: State,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    stack: FloatArray,
-    scratch: FloatArray,
-) -> float:
+def _total_rate(rate: FloatArray, enabled: FloatArray, k: int, frac: float) -> float:
+    total = 0.0
+    for proc in range(4):
+        total += enabled[proc] * (rate[proc, k] + frac * (rate[proc, k + 1] - rate[proc, k]))
+    return total
+
+
+@numba.njit(cache=True)
+def _choose(rate: FloatArray, enabled: FloatArray, k: int, frac: float, pick: float) -> int:
+    for proc in range(4):
+        r = enabled[proc] * (rate[proc, k] + frac * (rate[proc, k + 1] - rate[proc, k]))
+        if pick < r:
+            return proc
+        pick -= r
+    return 0
+
+
+@numba.njit(cache=True)
+def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: float, z: float) -> float:
     """Transport one muon of kinetic energy ``kinetic`` (MeV) from (x, y, z) along +z.
 
     Returns the kinetic energy (MeV) with which it leaves the block (0 if it stops).
     """
+    p = s.params
+    rng = s.rng
+    log_t_grid = s.mu_log_t
+    rate = s.mu_rate
+    dedx = s.mu_dedx
     ux, uy, uz = 0.0, 0.0, 1.0
-    field = p[P_FIELD]
+    curvature = _CURVATURE * charge * p[P_FIELD]
     enabled = np.array([1.0, p[P_BREMS], p[P_PAIR], p[P_NUCL]])
     if z < 0.0:  # the vacuum in front of the block: the field bends the track already
         p_mev = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
-        x, y, z, ux, uy, uz = _helix(x, y, z, ux, uy, uz, -z / uz, _CURVATURE * charge * field / p_mev)
+        x, y, z, ux, uy, uz = _helix(x, y, z, ux, uy, uz, -z / uz, curvature / p_mev)
         z = max(z, 0.0)
-    if cell_of(x, y, z, p) < 0:
+    if cell_of(s, x, y, z) < 0:
         return kinetic
     x0_mm = p[P_X0]
     while True:
         if kinetic <= _STOP_MEV:
-            deposit_point(x, y, z, kinetic, p, grid, touched, counters, tally)
+            deposit_point(s, x, y, z, kinetic)
             return 0.0
-        log_t = math.log(kinetic)
-        k, frac = _table_position(log_t_grid, log_t)
-        total = 0.0
-        for proc in range(4):
-            total += enabled[proc] * (rate[proc, k] + frac * (rate[proc, k + 1] - rate[proc, k]))
-        s_int = exponential(state) / total if total > 0.0 else 1e30
-        s_out = _distance_out(x, y, z, ux, uy, uz, p)
-        s = min(s_int, s_out, p[P_MAX_STEP])
-        leaves = s_out <= s
-        interacts = (not leaves) and s_int <= s
+        k, frac = _table_position(log_t_grid, math.log(kinetic))
+        total = _total_rate(rate, enabled, k, frac)
+        s_int = exponential(rng) / total if total > 0.0 else 1e30
+        s_out = _distance_out(p, x, y, z, ux, uy, uz)
+        step = min(s_int, s_out, p[P_MAX_STEP])
+        leaves = s_out <= step
+        interacts = (not leaves) and s_int <= step
         e = kinetic + MUON_MASS
         p_mev = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
-        nx, ny, nz, vx, vy, vz = _helix(x, y, z, ux, uy, uz, s, _CURVATURE * charge * field / p_mev)
-        if p[P_MS] > 0.0 and s > 0.0:
-            theta0 = 13.6 * e / (p_mev * p_mev) * math.sqrt(s / x0_mm * p[P_HIGHLAND])
+        nx, ny, nz, vx, vy, vz = _helix(x, y, z, ux, uy, uz, step, curvature / p_mev)
+        if p[P_MS] > 0.0 and step > 0.0:
+            theta0 = 13.6 * e / (p_mev * p_mev) * math.sqrt(step / x0_mm * p[P_HIGHLAND])
             e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(vx, vy, vz)
-            a1, b1, a2, b2 = normal(state), normal(state), normal(state), normal(state)
-            d1 = s * theta0 * (a1 * 0.28867513 + b1 * 0.5)
-            d2 = s * theta0 * (a2 * 0.28867513 + b2 * 0.5)
+            a1, a2 = normal_pair(rng)
+            b1, b2 = normal_pair(rng)
+            d1 = step * theta0 * (a1 * _INV_SQRT12 + b1 * 0.5)
+            d2 = step * theta0 * (a2 * _INV_SQRT12 + b2 * 0.5)
             nx += d1 * e1x + d2 * e2x
             ny += d1 * e1y + d2 * e2y
             nz += d1 * e1z + d2 * e2z
@@ -425,50 +304,21 @@ def transport_muon(
             vx /= norm
             vy /= norm
             vz /= norm
-        mean_loss = (dedx[k] + frac * (dedx[k + 1] - dedx[k])) * s
-        loss = mean_loss
-        if p[P_FLUCT] > 0.0 and mean_loss > 0.0:
-            cut = min(p[P_ECUT], _max_transfer(kinetic))
+        loss = (dedx[k] + frac * (dedx[k + 1] - dedx[k])) * step
+        if p[P_FLUCT] > 0.0 and loss > 0.0:
+            t_max = _max_transfer(kinetic)
+            cut = min(p[P_ECUT], t_max)
             beta2 = p_mev * p_mev / (e * e)
-            variance = p[P_BOHR] * s / beta2 * cut * (1.0 - 0.5 * beta2 * cut / _max_transfer(kinetic))
-            if variance > 0.0:
-                loss = gamma_variate(state, mean_loss * mean_loss / variance) * variance / mean_loss
+            variance = p[P_BOHR] * step / beta2 * cut * (1.0 - 0.5 * beta2 * cut / t_max)
+            if variance > 0.0:  # Gamma with the mean and the Bohr variance (§2.3)
+                loss = gamma_fast(rng, loss * loss / variance) * variance / loss
         loss = min(loss, kinetic)
-        deposit_segment(x, y, z, nx, ny, nz, loss, p, grid, touched, counters, tally)
+        deposit_track(s, x, y, z, nx, ny, nz, loss)
         kinetic -= loss
         x, y, z, ux, uy, uz = nx, ny, nz, vx, vy, vz
         if leaves:
             return kinetic
         if interacts and kinetic > _STOP_MEV:
-            pick = uniform(state) * total
-            process = 0
-            for proc in range(4):
-                r = enabled[proc] * (rate[proc, k] + frac * (rate[proc, k + 1] - rate[proc, k]))
-                if pick < r:
-                    process = proc
-                    break
-                pick -= r
-            transfer = _interact(
-                process,
-                kinetic,
-                x,
-                y,
-                z,
-                ux,
-                uy,
-                uz,
-                p,
-                log_t_grid,
-                cdf,
-                photon_table,
-                electron_table,
-                state,
-                grid,
-                touched,
-                counters,
-                tally,
-                stack,
-                scratch,
-            )
-            kinetic -= transfer
-            run_stack(p, photon_table, electron_table, state, grid, touched, counters, tally, stack)
+            process = _choose(rate, enabled, k, frac, uniform(rng) * total)
+            kinetic -= _interact(s, process, kinetic, x, y, z, ux, uy, uz)
+            run_stack(s)
