@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from mucalo.data import build_dataset, export_lumin, open_dataset
 from mucalo.features import add_shard_features

@@ -7,11 +7,14 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import typer
 from cli_runs import TinyRun, invoke
 
 from mucalo.cli.common import setup_logging
 from mucalo.cli.evaluate import evaluate
+from mucalo.evaluation.run_importance import run_importance
+from mucalo.training import load_run
 
 app = typer.Typer()
 
@@ -104,3 +107,14 @@ def test_evaluate_errors_are_one_line_with_the_exit_code(tiny: TinyRun, tmp_path
     bad_set = invoke(app, [*args, "--set", "fit_bins=0"])
     assert bad_set.exit_code == 2
     assert "fit_bins" in bad_set.stderr
+
+
+def test_importance_of_a_hybrid_run_reuses_its_conv_head_exactly(hybrid_run: Path) -> None:
+    """The conv head runs once; each shuffle re-runs only the body, and the result equals predict's."""
+    run = load_run(hybrid_run)
+    data = run.open_training_dataset()
+    folds = [run.holdout_fold or 0]
+    importance, nominal = run_importance(run, data, folds, max_events=1000, batch_size=4)
+    np.testing.assert_allclose(nominal, run.predict(data, folds).ensemble, rtol=1e-5)
+    assert np.isfinite(importance.overall).all()
+    assert len(importance.feature_names) == 28

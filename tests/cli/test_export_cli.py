@@ -71,7 +71,7 @@ def test_one_model_of_the_ensemble(tiny: TinyRun, tmp_path: Path) -> None:
     data = open_dataset(tiny.dataset)
     batch = next(iter(make_loader(data, [0], batch_size=30, shuffle=False, seed=0, with_grid=False)))
     with torch.no_grad():
-        loaded = torch.jit.load(str(out))
+        loaded = torch.jit.load(str(out))  # type: ignore[no-untyped-call]
         np.testing.assert_allclose(
             loaded(batch["features"]).numpy(), run.predict(data, [0]).per_model[1], rtol=1e-5
         )

@@ -243,4 +243,3 @@ def load_bias_correction(run_dir: Path) -> StoredCorrection | None:
         fitted_on=content.get("fitted_on") or {},
         path=path,
     )
-

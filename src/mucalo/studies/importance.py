@@ -55,7 +55,7 @@ class ImportanceSummary:
         return self.as_permutation_importance().ranking()
 
     def as_permutation_importance(self) -> PermutationImportance:
-        """The averages in the evaluation stage's form (for :func:`mucalo.evaluation.figures.plot_importance`)."""
+        """The averages as the evaluation stage's :class:`PermutationImportance` (for its figure)."""
         return PermutationImportance(
             feature_names=self.feature_names,
             overall=self.overall,
@@ -118,7 +118,8 @@ def run_importance(
         ConfigError: the run's models read the grid (only feature-only models are supported).
     """
     if run.model_config.uses_grid:
-        msg = f"{run.path}: permutation importance needs a feature-only (hl) run, got kind {run.model_config.kind!r}"
+        kind = run.model_config.kind
+        msg = f"{run.path}: permutation importance needs a feature-only (hl) run, got kind {kind!r}"
         raise ConfigError(msg)
     features = _model_features(run, dataset, fold)
     true = dataset.targets(fold).astype(np.float64)
@@ -152,7 +153,9 @@ def _model_features(run: TrainedRun, dataset: MuonDataset, fold: int) -> npt.NDA
     """The fold's features as the run's models take them (standardised with the run's statistics)."""
     columns = dataset.feature_columns(list(run.feature_columns))
     own = dataset.standardisation.select(columns)
-    if np.array_equal(own.mean, run.standardisation.mean) and np.array_equal(own.std, run.standardisation.std):
+    if np.array_equal(own.mean, run.standardisation.mean) and np.array_equal(
+        own.std, run.standardisation.std
+    ):
         return dataset.features(fold, standardised=True)[:, columns]
     return run.standardisation.apply(dataset.features(fold, standardised=False)[:, columns])
 

@@ -129,9 +129,13 @@ def run_metrics(
             correction = _fit(predictions.monitor_true[m], predictions.monitor[m], config)
             corrections.append(correction)
             holdout_mi.append(
-                math.nan if correction is None else _mi(holdout_true, predictions.holdout[m], correction, config)
+                math.nan
+                if correction is None
+                else _mi(holdout_true, predictions.holdout[m], correction, config)
             )
-            uncorrected_mi.append(_mi(holdout_true, predictions.holdout[m], BiasCorrection.identity(), config))
+            uncorrected_mi.append(
+                _mi(holdout_true, predictions.holdout[m], BiasCorrection.identity(), config)
+            )
             # fitted and evaluated on the same fold: the in-training metric behind the paper's tables
             validation_mi.append(
                 math.nan

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,7 +137,7 @@ def _write_cache(path: Path, predictions: RunPredictions, fingerprint: str) -> N
             monitor_true=np.concatenate(predictions.monitor_true),
             monitor=np.concatenate(predictions.monitor),
         )
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def _read_cache(path: Path, fingerprint: str) -> RunPredictions | None:
@@ -148,7 +148,7 @@ def _read_cache(path: Path, fingerprint: str) -> RunPredictions | None:
             logger.info("%s: stale (the run was retrained), predicting again", path)
             return None
         offsets = data["monitor_offsets"]
-        bounds = list(zip(offsets[:-1], offsets[1:], strict=True))
+        bounds = list(itertools.pairwise(offsets))
         return RunPredictions(
             holdout_fold=int(data["holdout_fold"]),
             holdout_true=data["holdout_true"].astype(np.float64),

@@ -210,7 +210,12 @@ _STUDY_LIST: tuple[Study, ...] = (
         columns=_MI_COLUMNS,
         row_header="Inputs",
         variants=(
-            Variant(name="nominal", label="Raw inputs + HL feats.", run=NOMINAL, paper=PaperRow(mi=20.30, mi_err=0.08)),
+            Variant(
+                name="nominal",
+                label="Raw inputs + HL feats.",
+                run=NOMINAL,
+                paper=PaperRow(mi=20.30, mi_err=0.08),
+            ),
             Variant(
                 name="raw-only",
                 label="Raw inputs only",
@@ -403,7 +408,8 @@ def get_study(name: str) -> Study:
         ConfigError: unknown name (near matches are suggested).
     """
     if name not in STUDIES:
-        msg = f"study: unknown name {name!r}, expected one of {[*STUDIES, 'all']}{_near(name, [*STUDIES, 'all'])}"
+        known = [*STUDIES, "all"]
+        msg = f"study: unknown name {name!r}, expected one of {known}{_near(name, known)}"
         raise ConfigError(msg)
     return STUDIES[name]
 

@@ -170,16 +170,16 @@ def check_run_matches(
         if saved.get(section) != value:
             differing = _differing_keys(saved.get(section) or {}, value)
             msg = (
-                f"{path / _CONFIG_FILE}: {section} config differs from this study's ({', '.join(differing)}); "
-                "was the study run with another --scale or --n-models? Use another --out"
+                f"{path / _CONFIG_FILE}: {section} config differs from this study's "
+                f"({', '.join(differing)}); was the study run with another --scale or --n-models? "
+                "Use another --out"
             )
             raise ConfigError(msg)
     reference_path = path / _DATASET_FILE
     if reference_path.is_file():
         reference = json.loads(reference_path.read_text(encoding="utf-8"))
-        if (
-            reference.get("fold_sizes") != dataset.fold_sizes
-            or reference.get("feature_names") != list(dataset.feature_names)
+        if reference.get("fold_sizes") != dataset.fold_sizes or reference.get("feature_names") != list(
+            dataset.feature_names
         ):
             msg = (
                 f"{reference_path}: the run was trained on {reference.get('path')}, whose folds or features "

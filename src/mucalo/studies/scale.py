@@ -9,6 +9,7 @@ Improvement means the same thing at every scale.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,7 +62,17 @@ class StudyScale:
     eval_batch_size: int = 256
     timing_batches: int = 4
     importance_repeats: int = 3
-    importance_edges_gev: tuple[float, ...] = (0.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 8000.0)
+    importance_edges_gev: tuple[float, ...] = (
+        0.0,
+        1000.0,
+        2000.0,
+        3000.0,
+        4000.0,
+        5000.0,
+        6000.0,
+        7000.0,
+        8000.0,
+    )
 
     def __post_init__(self) -> None:
         for name in ("eval_batch_size", "timing_batches", "importance_repeats"):
@@ -70,8 +81,11 @@ class StudyScale:
                 msg = f"study scale {self.name!r}: {name}: expected an integer ≥ 1, got {value!r}"
                 raise ConfigError(msg)
         edges = self.importance_edges_gev
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-            msg = f"study scale {self.name!r}: importance_edges_gev: expected ≥ 2 increasing edges, got {edges!r}"
+        if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+            msg = (
+                f"study scale {self.name!r}: importance_edges_gev: expected ≥ 2 increasing edges, "
+                f"got {edges!r}"
+            )
             raise ConfigError(msg)
         object.__setattr__(self, "overrides", _frozen(self.overrides))
         object.__setattr__(self, "feature_only_overrides", _frozen(self.feature_only_overrides))

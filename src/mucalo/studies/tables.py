@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from mucalo.errors import ConfigError
 from mucalo.studies.metrics import RunMetrics
 from mucalo.studies.registry import PAPER_FIG13_FEATURES, PaperRow, Study, Variant
 from mucalo.studies.stats import Estimate, mean_with_error, relative_change
@@ -88,11 +90,25 @@ def _mean(values: Sequence[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
+def _combine(values: Sequence[float], *, singles: bool) -> float | None:
+    """Per-model mean for single-model rows, the total for ensemble rows (None without values)."""
+    if not values:
+        return None
+    return _mean(values) if singles else math.fsum(values)
+
+
 def _row(variant: Variant, run: RunResult) -> RowResult:
     metrics = run.metrics
     if metrics is None:
         nan = Estimate(math.nan, None, 0)
-        return RowResult(variant=variant, status="pending", mi=nan, change=None, validation_mi=None, parameters=run.parameters)
+        return RowResult(
+            variant=variant,
+            status="pending",
+            mi=nan,
+            change=None,
+            validation_mi=None,
+            parameters=run.parameters,
+        )
     singles = variant.aggregate == "singles"
     if singles:
         values = metrics.holdout_mi if variant.bias_correction else metrics.holdout_mi_uncorrected
@@ -102,8 +118,8 @@ def _row(variant: Variant, run: RunResult) -> RowResult:
         value = metrics.ensemble_mi if variant.bias_correction else metrics.ensemble_mi_uncorrected
         mi = Estimate(value, None, int(math.isfinite(value)))
         validation = None
-    seconds = metrics.training_seconds
-    inference = run.inference_s
+    hours = _combine([s / 3600.0 for s in metrics.training_seconds], singles=singles)
+    size = _combine([float(n) for n in metrics.dataset_size], singles=singles)
     return RowResult(
         variant=variant,
         status="done",
@@ -112,11 +128,10 @@ def _row(variant: Variant, run: RunResult) -> RowResult:
         validation_mi=validation,
         n_models=len(metrics.holdout_mi),
         epochs=_mean([float(e) for e in metrics.epochs]),
-        training_hours=(_mean(list(seconds)) if singles else math.fsum(seconds)) / 3600.0 if seconds else None,
-        inference_s=None if not inference else (_mean(list(inference)) if singles else math.fsum(inference)),
-        dataset_size=round(_mean([float(n) for n in metrics.dataset_size]) or 0)
-        if singles
-        else metrics.ensemble_dataset_size,
+        training_hours=hours,
+        inference_s=None if run.inference_s is None else _combine(run.inference_s, singles=singles),
+        # an ensemble's models overlap in their folds: count the union, not the sum
+        dataset_size=(None if size is None else round(size)) if singles else metrics.ensemble_dataset_size,
         parameters=run.parameters,
     )
 
@@ -136,7 +151,7 @@ def build_rows(study: Study, runs: Mapping[str, RunResult]) -> list[RowResult]:
         reference = variant.reference or first
         if reference != variant.name:
             change = relative_change(row.mi, rows[reference].mi)
-            row = RowResult(**{**{f: getattr(row, f) for f in RowResult.__dataclass_fields__}, "change": change})
+            row = dataclasses.replace(row, change=change)
         result.append(row)
     return result
 
@@ -172,11 +187,15 @@ def _number(value: float | None, fmt: str) -> str:
     return "—" if value is None or not math.isfinite(value) else format(value, fmt)
 
 
-def _cell(row: RowResult, column: str) -> str:  # noqa: PLR0911 (one branch per column)
+def _cell(row: RowResult, column: str) -> str:
     paper = row.variant.paper
     pending = row.status == "pending"
     if column == "mi":
-        return "pending" if pending else _ours(row.mi, 2, row.n_models if row.variant.aggregate == "singles" else 0)
+        return (
+            "pending"
+            if pending
+            else _ours(row.mi, 2, row.n_models if row.variant.aggregate == "singles" else 0)
+        )
     if column == "change":
         return "N/A" if row.change is None else ("—" if pending else _ours(row.change, 1))
     if column == "validation_mi":
@@ -184,7 +203,11 @@ def _cell(row: RowResult, column: str) -> str:  # noqa: PLR0911 (one branch per 
     if column == "paper_mi":
         return _paper(paper.mi, paper.mi_err)
     if column == "paper_change":
-        return _paper(paper.change, paper.change_err) if paper.change is not None else ("N/A" if row.change is None else "—")
+        return (
+            _paper(paper.change, paper.change_err)
+            if paper.change is not None
+            else ("N/A" if row.change is None else "—")
+        )
     if column in ("parameters", "dataset_size"):
         value = getattr(row, column)
         return "—" if value is None else f"{value:,}"
@@ -199,8 +222,8 @@ def _cell(row: RowResult, column: str) -> str:  # noqa: PLR0911 (one branch per 
         return _paper(getattr(paper, column.removeprefix("paper_")))
     if column == "epochs":
         return _number(row.epochs, ".1f")
-    msg = f"study table: unknown column {column!r}"
-    raise ValueError(msg)
+    msg = f"study table: unknown column {column!r}, expected one of {list(_HEADERS)}"
+    raise ConfigError(msg)
 
 
 def _table(header: Sequence[str], lines: Sequence[Sequence[str]]) -> list[str]:
@@ -213,7 +236,14 @@ def study_markdown(study: Study, rows: Sequence[RowResult], *, notes: Sequence[s
     """The study as a Markdown section: heading, the table, then ``notes`` (definitions, scales)."""
     header = [study.row_header, *(_HEADERS[c] for c in study.columns)]
     lines = [[row.variant.label, *(_cell(row, c) for c in study.columns)] for row in rows]
-    text = [f"## {study.source}: {study.title}", "", f"`mucalo study {study.name}`", "", *_table(header, lines), ""]
+    text = [
+        f"## {study.source}: {study.title}",
+        "",
+        f"`mucalo study {study.name}`",
+        "",
+        *_table(header, lines),
+        "",
+    ]
     text.extend(f"- {note}" for note in notes)
     return "\n".join(text) + "\n"
 

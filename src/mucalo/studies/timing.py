@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -85,7 +84,9 @@ def inference_seconds(
         json.dumps({"fingerprint": fingerprint, "device": device, "seconds_per_batch": seconds}) + "\n",
         encoding="utf-8",
     )
-    logger.info("run %s: %.3g s per batch of %d muons per model", run.path, sum(seconds) / len(seconds), PAPER_BATCH)
+    logger.info(
+        "run %s: %.3g s per batch of %d muons per model", run.path, sum(seconds) / len(seconds), PAPER_BATCH
+    )
     return seconds
 
 
