@@ -220,6 +220,27 @@ def test_a_failed_bias_fit_is_reported_in_the_metrics_not_raised(tiny: TinyRun, 
     assert stored.get("ensemble") is None
     assert "at least 3 bins" in stored.errors["ensemble"]
     assert (tmp_path / "eval" / "report.html").is_file()
+    # A killed evaluation leaves only figures: --overwrite replaces it; a foreign directory is kept.
+    for name in ("metrics.json", "report.html", "provenance.json"):
+        (tmp_path / "eval" / name).unlink()
+    evaluate_run(
+        run,
+        tiny.dataset,
+        out=tmp_path / "eval",
+        config=one_bin,
+        importance=False,
+        event_displays=0,
+        progress=False,
+        overwrite=True,
+    )
+    assert (tmp_path / "eval" / "metrics.json").is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not an evaluation directory"):
+        evaluate_run(
+            run, tiny.dataset, out=tmp_path / "other", config=one_bin, overwrite=True, progress=False
+        )
+    assert (tmp_path / "other" / "notes.txt").is_file()
 
 
 def test_an_existing_evaluation_is_kept_without_overwrite(

@@ -8,8 +8,11 @@ import typer
 
 from mucalo import __version__
 from mucalo.cli import dataset as dataset_cli
+from mucalo.cli import evaluate as evaluate_cli
+from mucalo.cli import export as export_cli
 from mucalo.cli import features as features_cli
 from mucalo.cli import model as model_cli
+from mucalo.cli import predict as predict_cli
 from mucalo.cli import run as run_cli
 from mucalo.cli import simulate as simulate_cli
 from mucalo.cli import train as train_cli
@@ -49,7 +52,10 @@ app.command("features")(handle_errors(features_cli.features))
 app.command("train")(train_cli.train)
 app.command("lr-find")(train_cli.lr_find)
 app.add_typer(model_cli.app, name="model", help="Model architecture: summary and parameter counts.")
+app.command("evaluate")(evaluate_cli.evaluate)
 app.command("run")(run_cli.run)
+app.command("predict")(predict_cli.predict)
+app.command("export")(export_cli.export)
 app.add_typer(dataset_cli.app, name="dataset", help="Build, inspect and convert datasets (folds).")
 
 

@@ -65,7 +65,7 @@ def mean_improvement(tracker: npt.ArrayLike, combined: npt.ArrayLike) -> float:
     if not finite.any():
         return float("nan")
     if not finite.all():
-        logger.warning(
+        logger.debug(  # every epoch on small monitoring folds: not worth a warning
             "mean improvement: %d of %d bins without a resolution skipped", int((~finite).sum()), diff.size
         )
     return float(100.0 * diff[finite].mean())

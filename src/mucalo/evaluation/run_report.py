@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 FIGURES_DIR = "figures"
-#: Files of an evaluation directory; an existing directory holding one of them may be overwritten.
-_OUTPUTS = ("metrics.json", "report.html", "provenance.json")
+#: What an evaluation writes; an existing directory holding one of them may be overwritten (the figures
+#: come first, so a killed evaluation leaves at least them).
+_OUTPUTS = ("metrics.json", "report.html", "provenance.json", FIGURES_DIR)
 
 _STANDARD_CAPTIONS = {
     "response": "Fig. 8: predicted against true energy, with the bias fit",

@@ -15,6 +15,7 @@ from mucalo.config import from_dict
 from mucalo.data import DatasetConfig
 from mucalo.detector import Gun
 from mucalo.errors import ConfigError
+from mucalo.evaluation import EvaluationConfig
 from mucalo.simulation import SimulationConfig
 from mucalo.training import TrainConfig
 
@@ -56,6 +57,7 @@ class EvaluateStage:
     """The evaluation stage of the job."""
 
     bootstrap: int = 100  # bootstrap resamples for the uncertainties of the headline numbers
+    metrics: EvaluationConfig = field(default_factory=EvaluationConfig)  # binning (paper: 39 fit, 20 res.)
     importance: bool = True  # permutation importance of the high-level features
     main_model: str | None = None  # the model of the report (None: the last one); others are compared
 

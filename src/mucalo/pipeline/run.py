@@ -93,7 +93,10 @@ def run_pipeline(
                 test=datasets["test"],
                 compare=[runs[m.name] for m in config.models if m.name != main],
                 out=report,
+                config=config.evaluate.metrics,
                 n_bootstrap=config.evaluate.bootstrap,
+                device=config.device,
+                overwrite=True,  # a killed evaluation left a partial directory
                 importance=config.evaluate.importance,
                 progress=progress,
             )

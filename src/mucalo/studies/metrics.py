@@ -6,6 +6,12 @@ reported. The paper's Tables 1, 2 and 4 instead fit and evaluate on the monitori
 value is kept as ``validation_mi``. The ensemble's correction is the weighted mean of the models'
 slopes and offsets: for linear responses pred_m = a_m·E + b_m the ensemble Σ w_m·pred_m responds as
 (Σ w_m·a_m)·E + Σ w_m·b_m, and no model has to be corrected on data another one trained on.
+
+A bias fit can fail in two ways. When the monitoring fold has too few muons in the fit bins (fewer than
+3 bins with 2 muons) nothing is known, and the model's MI is NaN (left out of the mean). When the
+fit itself fails, typically because the response does not grow with energy (a model that learnt
+nothing), the model's MI counts as 0, as the authors' in-training metric has it (reference-code-notes
+§7.3): such a model adds nothing to the tracker.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -32,9 +38,12 @@ from mucalo.evaluation import (
 from mucalo.studies.predictions import RunPredictions
 from mucalo.training import ModelFolds
 
-__all__ = ["RunMetrics", "quiet_evaluation", "run_metrics"]
+__all__ = ["FitStatus", "RunMetrics", "quiet_evaluation", "run_metrics"]
 
 logger = logging.getLogger(__name__)
+
+#: Outcome of a model's bias fit: done, too few muons in the fit bins (MI NaN), or failed (MI 0).
+FitStatus = Literal["ok", "too-few-muons", "failed"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -49,6 +58,7 @@ class RunMetrics:
         ensemble_mi: ensemble on the hold-out fold, weighted-mean correction.
         ensemble_mi_uncorrected: the same without correction.
         corrections: (M,) the fitted corrections (None where the fit failed).
+        fit_status: (M,) how each model's bias fit went (see the module docstring).
         ensemble_correction: their weighted mean (None when no fit succeeded).
         ensemble_curve: resolution per bin of the corrected ensemble (for figures; None if undefined).
         epochs: (M,) epochs trained.
@@ -64,6 +74,7 @@ class RunMetrics:
     ensemble_mi: float
     ensemble_mi_uncorrected: float
     corrections: tuple[BiasCorrection | None, ...]
+    fit_status: tuple[FitStatus, ...]
     ensemble_correction: BiasCorrection | None
     ensemble_curve: ResolutionCurve | None
     epochs: tuple[int, ...]
@@ -81,6 +92,7 @@ class RunMetrics:
             "ensemble_mi": self.ensemble_mi,
             "ensemble_mi_uncorrected": self.ensemble_mi_uncorrected,
             "bias_corrections": [None if c is None else c.to_dict() for c in self.corrections],
+            "bias_fit_status": list(self.fit_status),
             "ensemble_bias_correction": None
             if self.ensemble_correction is None
             else self.ensemble_correction.to_dict(),
@@ -123,24 +135,25 @@ def run_metrics(
     """
     holdout_true = predictions.holdout_true
     corrections: list[BiasCorrection | None] = []
+    statuses: list[FitStatus] = []
     holdout_mi, uncorrected_mi, validation_mi = [], [], []
     with quiet_evaluation():
         for m in range(predictions.n_models):
-            correction = _fit(predictions.monitor_true[m], predictions.monitor[m], config)
+            correction, status = _fit(predictions.monitor_true[m], predictions.monitor[m], config)
             corrections.append(correction)
-            holdout_mi.append(
-                math.nan
-                if correction is None
-                else _mi(holdout_true, predictions.holdout[m], correction, config)
-            )
+            statuses.append(status)
+            if correction is None:
+                undefined = math.nan if status == "too-few-muons" else 0.0
+                holdout_mi.append(undefined)
+                validation_mi.append(undefined)
+            else:
+                holdout_mi.append(_mi(holdout_true, predictions.holdout[m], correction, config))
+                # fitted and evaluated on the same fold: the in-training metric behind the paper's tables
+                validation_mi.append(
+                    _mi(predictions.monitor_true[m], predictions.monitor[m], correction, config)
+                )
             uncorrected_mi.append(
                 _mi(holdout_true, predictions.holdout[m], BiasCorrection.identity(), config)
-            )
-            # fitted and evaluated on the same fold: the in-training metric behind the paper's tables
-            validation_mi.append(
-                math.nan
-                if correction is None
-                else _mi(predictions.monitor_true[m], predictions.monitor[m], correction, config)
             )
         ensemble_correction = _weighted_correction(corrections, predictions.weights)
         ensemble_curve = (
@@ -159,6 +172,7 @@ def run_metrics(
         ensemble_mi=float(ensemble_mi),
         ensemble_mi_uncorrected=ensemble_uncorrected,
         corrections=tuple(corrections),
+        fit_status=tuple(statuses),
         ensemble_correction=ensemble_correction,
         ensemble_curve=ensemble_curve,
         epochs=epochs,
@@ -169,12 +183,24 @@ def run_metrics(
     )
 
 
-def _fit(true: np.ndarray, pred: np.ndarray, config: EvaluationConfig) -> BiasCorrection | None:
+def _fit(
+    true: np.ndarray, pred: np.ndarray, config: EvaluationConfig
+) -> tuple[BiasCorrection | None, FitStatus]:
+    edges = config.fit_edges_gev
+    index = np.searchsorted(edges, true, side="right") - 1  # lower-inclusive bins, as the fit's
+    inside = index[(index >= 0) & (index < edges.size - 1)]
+    if int((np.bincount(inside, minlength=edges.size - 1) >= 2).sum()) < 3:
+        logger.warning(
+            "bias fit: fewer than 3 fit bins with 2 muons in a monitoring fold of %d muons; that model's MI "
+            "is left out",
+            true.size,
+        )
+        return None, "too-few-muons"
     try:
-        return fit_bias_correction(true, pred, config=config)
+        return fit_bias_correction(true, pred, config=config), "ok"
     except EvaluationError as err:
-        logger.warning("bias fit on a monitoring fold failed (%s); that model's MI is left out", err)
-        return None
+        logger.warning("bias fit on a monitoring fold failed (%s); that model's MI counts as 0", err)
+        return None, "failed"
 
 
 def _curve(

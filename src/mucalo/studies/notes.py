@@ -61,9 +61,14 @@ def study_notes(
         f"MI: Mean Improvement of the combined measurement over the tracker alone, in %, on the hold-out "
         f"fold{holdout}, {evaluation.resolution_bins} bins over {low:g}–{high:g} GeV; each model is "
         "bias-corrected with the linear fit to its own monitoring fold. Single-model rows: mean ± standard "
-        f"error over the {n_models} models ((n=k): only k bias fits succeeded). Ensemble rows: the "
-        "weighted ensemble, corrected with the weighted mean of the models' fits.",
+        f"error over the {n_models} models ((n=k): only k monitoring folds had enough muons for the fit; "
+        "a model whose fit fails, a response that does not grow with energy, counts as MI 0, as in the "
+        "authors' code). Ensemble rows: the weighted ensemble, corrected with the weighted mean of the "
+        "models' fits.",
     ]
+    failed = sum(s == "failed" for m in finished for s in m.fit_status)
+    if failed:
+        notes.append(f"{failed} model(s) of this table had a failed bias fit (MI 0); see the JSON.")
     if "validation_mi" in study.columns:
         notes.append(
             "MI, monitoring folds: fit and MI on each model's monitoring fold, the paper's definition for "

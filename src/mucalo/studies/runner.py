@@ -34,7 +34,7 @@ from mucalo.io.atomic import write_text_atomic
 from mucalo.models import ModelConfig, build_model, count_parameters
 from mucalo.studies.figures import plot_importance_bins, plot_input_resolutions, plot_study_comparison
 from mucalo.studies.importance import ImportanceSummary, run_importance
-from mucalo.studies.metrics import RunMetrics, run_metrics
+from mucalo.studies.metrics import RunMetrics, quiet_evaluation, run_metrics
 from mucalo.studies.notes import study_notes
 from mucalo.studies.predictions import predict_run, run_fingerprint
 from mucalo.studies.registry import RunSpec, Study, resolve_studies
@@ -373,13 +373,8 @@ def _report(
         )
     paths: list[Path] = []
     if figures:
-        figure_dir = out / "figures"
-        paths += plot_study_comparison(study, rows, out_dir=figure_dir)
-        if study.name == "inputs":
-            labels = {v.run.key: v.label for v in study.variants}
-            paths += plot_input_resolutions({labels[k]: c for k, c in curves.items()}, out_dir=figure_dir)
-        if importance is not None:
-            paths += plot_importance_bins(importance, out_dir=figure_dir)
+        with quiet_evaluation():
+            paths += _figures(study, rows, curves, importance, out / "figures")
     markdown_path = out / f"{study.name}.md"
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(markdown_path, markdown)
@@ -420,6 +415,22 @@ def _report(
         rows=tuple(rows),
         pending=pending,
     )
+
+
+def _figures(
+    study: Study,
+    rows: Sequence[RowResult],
+    curves: dict[str, ResolutionCurve],
+    importance: ImportanceSummary | None,
+    figure_dir: Path,
+) -> list[Path]:
+    paths = plot_study_comparison(study, rows, out_dir=figure_dir)
+    if study.name == "inputs":
+        labels = {v.run.key: v.label for v in study.variants}
+        paths += plot_input_resolutions({labels[k]: c for k, c in curves.items()}, out_dir=figure_dir)
+    if importance is not None:
+        paths += plot_importance_bins(importance, out_dir=figure_dir)
+    return paths
 
 
 def _write_all(out: Path, reports: Sequence[StudyReport]) -> None:

@@ -202,6 +202,10 @@ class TrainConfig:
     deterministic: bool = True  # torch.use_deterministic_algorithms (warn-only where unsupported)
     monitor_metrics: bool = True  # Mean Improvement on the monitoring fold every epoch
     feature_columns: tuple[str, ...] | None = None  # features the model reads (None: all, in order)
+    # initial bias of the output neuron: 'zero' as the authors (their 886k muons give enough steps to
+    # grow it), 'mean-target' starts at the mean true energy of the training folds, which small
+    # studies need (a few hundred steps cannot climb from 0 to ~4 TeV)
+    output_bias: Literal["zero", "mean-target"] = "zero"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "eval_batch_size"):

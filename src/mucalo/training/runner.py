@@ -224,6 +224,8 @@ def _train_models(
             )
             _seed_everything(config.seed + folds.model)  # identical initial weights on every rank
             model = build_model(model_config)
+            if config.output_bias == "mean-target":
+                _start_at_mean_target(model, data, folds)
             _seed_everything(config.seed + folds.model + 1_000_003 * dist.rank)
             directory = model_dir(run, folds.model)
             if dist.is_main:
@@ -304,3 +306,10 @@ def _best_mi(result: FitResult) -> float | None:
         if record.epoch == result.best_epoch:
             return record.mean_improvement
     return None
+
+
+def _start_at_mean_target(model: torch.nn.Module, data: MuonDataset, folds: ModelFolds) -> None:
+    """Set the output bias to the mean true energy of the model's training folds (GeV)."""
+    mean = float(np.mean(np.concatenate([data.targets(k) for k in folds.train]), dtype=np.float64))
+    with torch.no_grad():
+        model.out.bias.fill_(mean)  # type: ignore[union-attr,operator]

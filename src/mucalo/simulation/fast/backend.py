@@ -16,7 +16,7 @@ from mucalo.simulation.backend import SimulatedMuons
 from mucalo.simulation.fast.batch import simulate_batch
 from mucalo.simulation.fast.config import FastSimConfig
 from mucalo.simulation.fast.jit_cache import refresh_kernel_cache
-from mucalo.simulation.fast.library import build_photon_library
+from mucalo.simulation.fast.library import build_library
 from mucalo.simulation.fast.lowenergy import low_energy_tables
 from mucalo.simulation.fast.material import material_by_name
 from mucalo.simulation.fast.params import build_params
@@ -69,7 +69,7 @@ class FastBackend:
         self._params = build_params(detector, self.material, self.config)
         low_energy = (low.photon, low.electron)
         muon_tables = (self._tables.log_t, self._tables.rate, self._tables.dedx, self._tables.cdf)
-        self._library = build_photon_library(self._params, low_energy, muon_tables)
+        self._library = build_library(self._params, low_energy, muon_tables)
         self._state = make_state(
             params=self._params,
             muon_tables=muon_tables,

@@ -42,7 +42,7 @@ class FastSimConfig:
     halo_fraction: float = 0.0  # fraction of a GFlash shower's energy carried by explicit soft photons
     halo_photon_min_mev: float = 0.1  # soft photons follow 1/k from this energy, MeV ...
     halo_photon_max_mev: float = 5.0  # ... to this one, MeV
-    electron_detour: float = 0.5  # straight-line length of an electron / its CSDA range (§8.3)
+    electron_detour: float = 0.85  # chord / path length of an electron's random-walk segment (§8.3)
     photon_local_mev: float = 0.05  # photons below this are absorbed where they are made, MeV
     brems_min_photon_mev: float = 0.0758  # lowest brems photon energy of mini-MC electrons, MeV
     # --- photonuclear final state (only when photonuclear = True)

@@ -19,7 +19,7 @@ from mucalo.simulation.fast.deposit import deposit_point
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
-    library_photon,
+    library_replay,
     orthonormal_basis,
     push,
     run_stack,
@@ -169,7 +169,7 @@ def gflash_shower(
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
                 left -= k
                 vx, vy, vz = isotropic(state)
-                if not library_photon(s, k, sx, sy, sz, vx, vy, vz):
+                if not library_replay(s, KIND_PHOTON, k, sx, sy, sz, vx, vy, vz):
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
             if s.counters[C_STACK] > s.stack.shape[0] // 2:
                 run_stack(s)

@@ -1,12 +1,16 @@
-"""The photon library: histories of photons in an infinite block, replayed instead of transported.
+"""The particle library: histories of photons, electrons and positrons, replayed instead of transported.
 
-Each history starts with one photon of energy k at the origin moving along +z and lists the points
-where its energy ends up (photo-absorptions, Compton electrons, pieces of electron tracks, the products
-of conversions), as fractions of k. Histories are made by the mini Monte Carlo itself
-(:mod:`~mucalo.simulation.fast.minimc`), ``N_HISTORIES`` per energy node on a grid of
-``NODES_PER_DECADE`` per decade, with a fixed seed, so the library is a pure function of the physics
-parameters; building it takes well under a second. Replaying a history costs one rotation plus one cell
-look-up per point, several times less than transporting the photon.
+Each history starts with one particle of kinetic energy E at the origin moving along +z and lists the
+points where its energy ends up (photo-absorptions, Compton electrons, pieces of electron tracks,
+products of conversions, annihilation photons), as fractions of the energy it deposits (E, or E + 2m_e
+for a positron). Histories are made by the mini Monte Carlo itself
+(:mod:`~mucalo.simulation.fast.minimc`): ``N_HISTORIES`` per energy node on a grid of
+``NODES_PER_DECADE`` per decade, with fixed seeds, so the library is a pure function of the physics
+parameters; building it takes a fraction of a second. Photons are built first, and the electron and
+positron histories replay photon histories for their brems and annihilation photons.
+
+Replaying a history costs a rotation plus one cell look-up per point, several times less than
+transporting the particle; a point that falls outside the block ends the history (the rest escapes).
 """
 
 from __future__ import annotations
@@ -17,78 +21,113 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.minimc import KIND_PHOTON, push, run_stack
-from mucalo.simulation.fast.params import P_PHOTON_LOCAL
+from mucalo.simulation.fast.constants import ELECTRON_MASS
+from mucalo.simulation.fast.minimc import KIND_ELECTRON, KIND_PHOTON, KIND_POSITRON, push, run_stack
+from mucalo.simulation.fast.params import P_EGF, P_PHOTON_LOCAL
 from mucalo.simulation.fast.rng import seed_state
 from mucalo.simulation.fast.state import C_RECORDED, C_RECORDING, C_STACK, KernelState, make_state
 
-__all__ = ["LIBRARY_MAX_MEV", "N_HISTORIES", "NODES_PER_DECADE", "build_photon_library", "empty_library"]
+__all__ = [
+    "ELECTRON_LIBRARY_MIN_MEV",
+    "N_HISTORIES",
+    "NODES_PER_DECADE",
+    "PHOTON_LIBRARY_MAX_MEV",
+    "build_library",
+    "empty_library",
+]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Library = tuple[IntArray, FloatArray, FloatArray]
 
-LIBRARY_MAX_MEV = 50.0  # photons above this are transported one by one
+PHOTON_LIBRARY_MAX_MEV = 50.0  # photons above this are transported one by one
+ELECTRON_LIBRARY_MIN_MEV = 1.0  # e± below this deposit in place anyway
 NODES_PER_DECADE = 32
 N_HISTORIES = 64
 _SEED = 0x6D7563616C6F  # fixed: the library is part of the physics, not of a muon's random stream
-_RECORD_PER_HISTORY = 4096
+_RECORD_POINTS = 1 << 18
 
 
 def empty_library() -> Library:
-    """A library with no nodes (every photon is transported)."""
-    return np.zeros(1, dtype=np.int64), np.zeros((0, 4)), np.array([0.0, 1.0, 0.0, 0.0])
+    """A library with no nodes (every particle is transported)."""
+    meta = np.zeros((3, 5))
+    meta[:, 1] = 1.0
+    return np.zeros(1, dtype=np.int64), np.zeros((0, 4)), meta
 
 
 @numba.njit(cache=True)
-def _histories(s: KernelState, energy: float, node: int, n_histories: int, ends: IntArray) -> None:
-    """Record ``n_histories`` photon histories of ``energy`` MeV; ends[h] = points recorded so far."""
+def _histories(s: KernelState, kind: int, energy: float, node: int, n_histories: int, ends: IntArray) -> None:
+    """Record ``n_histories`` histories of one particle; ends[h] = points recorded so far."""
     for h in range(n_histories):
-        seed_state(s.rng, np.uint64(_SEED + 1_000_003 * node + h))
-        push(s, KIND_PHOTON, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, energy)
+        seed_state(s.rng, np.uint64(_SEED + 1_000_003 * (node + 1000 * kind) + h))
+        push(s, kind, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, energy)
         run_stack(s)
         ends[h] = s.counters[C_RECORDED]
 
 
-def build_photon_library(
+def _add_kind(
+    state: KernelState,
+    library: Library,
+    kind: int,
+    e_min: float,
+    e_max: float,
+    n_histories: int,
+) -> Library:
+    """``library`` extended by the histories of ``kind`` between e_min and e_max (MeV)."""
+    index, points, meta = library
+    step = math.log(10.0) / NODES_PER_DECADE
+    n_nodes = max(int(math.floor(math.log(e_max / e_min) / step)) + 1, 0) if e_max > e_min else 0
+    ends = np.zeros(n_histories, dtype=np.int64)
+    new_index = [index]
+    new_points = [points]
+    total = int(index[-1])
+    for node in range(n_nodes):
+        energy = e_min * math.exp(node * step)
+        state.counters[C_RECORDED] = 0
+        state.counters[C_STACK] = 0
+        _histories(state, kind, energy, node, n_histories, ends)
+        n = int(ends[-1])
+        chunk = state.record[:n].copy()
+        chunk[:, 3] /= energy + (2.0 * ELECTRON_MASS if kind == KIND_POSITRON else 0.0)
+        new_points.append(chunk)
+        new_index.append(total + ends.copy())
+        total += n
+    meta = meta.copy()
+    meta[kind] = (math.log(e_min), step, n_nodes, n_histories, index.size - 1)
+    return np.concatenate(new_index), np.concatenate(new_points), meta
+
+
+def build_library(
     params: FloatArray,
     low_energy: tuple[FloatArray, FloatArray],
     muon_tables: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
     *,
     n_histories: int = N_HISTORIES,
 ) -> Library:
-    """Build the library for the physics in ``params`` (photon_local … LIBRARY_MAX_MEV).
+    """Build the library for the physics in ``params``.
+
+    Photons from ``photon_local_mev`` to PHOTON_LIBRARY_MAX_MEV; electrons and positrons from
+    ELECTRON_LIBRARY_MIN_MEV to ``gflash_min_mev`` (above that they shower through GFlash).
 
     Returns:
-        (index int64 [nodes·n_histories + 1] offsets into points, points float64 [n, 4] of
-        (x, y, z mm, fraction of k), meta float64 [4] = (ln k of node 0, ln step, nodes, histories)).
+        (index int64 [histories + 1] offsets into points, points float64 [n, 4] of (x, y, z mm,
+        energy fraction), meta float64 [3, 5]: per kind (γ, e−, e+) ln E of node 0, ln step, nodes,
+        histories per node, first history).
     """
-    k_min = float(params[P_PHOTON_LOCAL])
-    step = math.log(10.0) / NODES_PER_DECADE
-    n_nodes = int(math.floor(math.log(LIBRARY_MAX_MEV / k_min) / step)) + 1
-    state = make_state(
-        params=params,
-        muon_tables=muon_tables,
-        low_energy=low_energy,
-        library=empty_library(),  # histories are made by transporting every photon
-        n_cells=1,
-        record_size=_RECORD_PER_HISTORY * n_histories,
-    )
-    state.counters[C_RECORDING] = 1
-    ends = np.zeros(n_histories, dtype=np.int64)
-    index = [np.zeros(1, dtype=np.int64)]
-    points = []
-    total = 0
-    for node in range(n_nodes):
-        energy = k_min * math.exp(node * step)
-        state.counters[C_RECORDED] = 0
-        state.counters[C_STACK] = 0
-        _histories(state, energy, node, n_histories, ends)
-        n = int(ends[-1])
-        chunk = state.record[:n].copy()
-        chunk[:, 3] /= energy
-        points.append(chunk)
-        index.append(total + ends.copy())
-        total += n
-    meta = np.array([math.log(k_min), step, float(n_nodes), float(n_histories)])
-    return np.concatenate(index), np.concatenate(points), meta
+    library = empty_library()
+    for kind, e_min, e_max in (
+        (KIND_PHOTON, float(params[P_PHOTON_LOCAL]), PHOTON_LIBRARY_MAX_MEV),
+        (KIND_ELECTRON, ELECTRON_LIBRARY_MIN_MEV, float(params[P_EGF])),
+        (KIND_POSITRON, ELECTRON_LIBRARY_MIN_MEV, float(params[P_EGF])),
+    ):
+        state = make_state(
+            params=params,
+            muon_tables=muon_tables,
+            low_energy=low_energy,
+            library=library,  # what is built so far: e± histories replay photon histories
+            n_cells=1,
+            record_size=_RECORD_POINTS,
+        )
+        state.counters[C_RECORDING] = 1
+        library = _add_kind(state, library, kind, e_min, e_max, n_histories)
+    return library

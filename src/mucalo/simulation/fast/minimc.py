@@ -1,10 +1,11 @@
 """Particle-level mini Monte Carlo for photons and e± below the GFlash threshold (PHYSICS.md §8.3).
 
 Photons fly exponential paths and undergo photo-absorption (local deposit), Klein–Nishina Compton
-scattering or conversion. Electrons above 1 MeV travel a straight segment of ``detour`` times their
-CSDA range; slowing down in halving energy steps they radiate the increase of their radiation yield
-as 1/k brems photons, and deposit the rest along the segment. Below 1 MeV they deposit in place (the
-reference has no e± brems below 1 MeV). Positrons end with two back-to-back 511 keV photons.
+scattering or conversion. Electrons above 1 MeV random-walk through energy intervals: each covers its
+CSDA path (times a chord factor), turned by the Highland multiple-scattering angle, radiates the
+increase of the radiation yield as 1/k brems photons and deposits the rest along the segment. Below
+1 MeV they deposit in place (the reference has no e± brems below 1 MeV). Positrons end with two
+back-to-back 511 keV photons.
 
 Photons below the library ceiling are not transported one by one: a history of the same energy is
 drawn from the photon library (:mod:`~mucalo.simulation.fast.library`, built with this very code) and
@@ -34,7 +35,7 @@ __all__ = [
     "KIND_POSITRON",
     "interp_table",
     "isotropic",
-    "library_photon",
+    "library_replay",
     "orthonormal_basis",
     "push",
     "rotate",
@@ -49,6 +50,7 @@ KIND_PHOTON = 0
 KIND_ELECTRON = 1
 KIND_POSITRON = 2
 _ELECTRON_LOCAL_MEV = 1.0  # below this e± deposit where they are (range < 0.8 mm, no brems in G4 ref)
+_SLOWING = 0.6  # energy ratio of the successive intervals of an electron's random walk
 
 
 @numba.njit(cache=True)
@@ -158,37 +160,40 @@ def _compton(rng: State, k: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True)
-def library_photon(
-    s: KernelState, k: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
+def library_replay(
+    s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
 ) -> bool:
-    """Replay a library history of a photon of energy k; False if k is outside the library."""
+    """Replay a library history of a particle of this kind and energy; False if there is none.
+
+    The history is rotated onto u with a random azimuth; points outside the block escape. (Points are
+    independent: a history is a tree of branches, not one chain.)
+    """
     meta = s.lib_meta
-    n_nodes = int(meta[2])
-    n_hist = int(meta[3])
-    b = int(math.floor((math.log(k) - meta[0]) / meta[1] + 0.5))
-    if n_nodes == 0 or b < 0 or b >= n_nodes:
+    n_nodes = int(meta[kind, 2])
+    if n_nodes == 0:
         return False
+    node = int(math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5))
+    if node < 0 or node >= n_nodes:
+        return False
+    rng = s.rng
+    n_hist = int(meta[kind, 3])
+    h = int(meta[kind, 4]) + node * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
+    scale = energy + 2.0 * ELECTRON_MASS if kind == KIND_POSITRON else energy
     index = s.lib_index
     points = s.lib_points
-    rng = s.rng
-    h = b * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
     c, sn = unit_disk(rng)  # a random azimuth of the history around u
     ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
     bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
-    gone = False
     for i in range(index[h], index[h + 1]):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
-        energy = points[i, 3] * k
-        if not gone:
-            cx = x + px * ax + py * bx + pz * ux
-            cy = y + px * ay + py * by + pz * uy
-            cz = z + px * az + py * bz + pz * uz
-            gone = cell_of(s, cx, cy, cz) < 0  # once out of the convex block, the chain is lost
-            if not gone:
-                deposit_point(s, cx, cy, cz, energy)
-                continue
-        escape(s, energy)
+        deposit_point(
+            s,
+            x + px * ax + py * bx + pz * ux,
+            y + px * ay + py * by + pz * uy,
+            z + px * az + py * bz + pz * uz,
+            points[i, 3] * scale,
+        )
     return True
 
 
@@ -198,7 +203,7 @@ def _photon(s: KernelState, x: float, y: float, z: float, ux: float, uy: float, 
     if k < p[P_PHOTON_LOCAL]:
         deposit_point(s, x, y, z, k)
         return
-    if library_photon(s, k, x, y, z, ux, uy, uz):
+    if library_replay(s, KIND_PHOTON, k, x, y, z, ux, uy, uz):
         return
     rng = s.rng
     photon_table = s.photon_table
@@ -241,56 +246,66 @@ def _photon(s: KernelState, x: float, y: float, z: float, ux: float, uy: float, 
 
 
 @numba.njit(cache=True)
+def _scatter(rng: State, ux: float, uy: float, uz: float, theta0: float) -> tuple[float, float, float]:
+    """Direction after multiple scattering of projected width theta0 (isotropic when it is large)."""
+    if theta0 > 1.0:
+        return isotropic(rng)
+    theta = theta0 * math.sqrt(2.0 * exponential(rng))  # space angle of two Gaussian projections
+    return rotate(rng, ux, uy, uz, math.cos(min(theta, math.pi)))
+
+
+@numba.njit(cache=True)
 def _electron(
     s: KernelState, kind: int, x: float, y: float, z: float, ux: float, uy: float, uz: float, kinetic: float
 ) -> None:
-    x1, y1, z1 = x, y, z
     if kinetic < _ELECTRON_LOCAL_MEV:
         deposit_point(s, x, y, z, kinetic)
+    elif library_replay(s, kind, kinetic, x, y, z, ux, uy, uz):
+        return  # the history includes the annihilation photons of a positron
     else:
-        # the electron slows down in halving energy intervals; each interval radiates the increase of
-        # the radiation yield Y(T)·T as 1/k photons up to its upper energy, emitted where it is crossed
+        # A random walk in energy intervals T → T·_SLOWING: each interval covers its CSDA path length,
+        # turned by the Highland angle of that path, and radiates the increase of the radiation yield
+        # Y(T)·T as 1/k brems photons along the current direction; the rest is deposited on the segment.
         p = s.params
         rng = s.rng
         electron_table = s.electron_table
-        detour = p[P_DETOUR]
-        range0 = math.exp(interp_table(electron_table, 1, math.log(kinetic)))
         k_min = p[P_BREMS_KMIN]
         x0_mm = p[P_X0]
-        emitted = 0.0
+        chord = p[P_DETOUR]
         t_hi = kinetic
-        rad_hi = interp_table(electron_table, 2, math.log(t_hi)) * t_hi
-        path_hi = 0.0
+        log_hi = math.log(t_hi)
+        rad_hi = interp_table(electron_table, 2, log_hi) * t_hi
+        range_hi = math.exp(interp_table(electron_table, 1, log_hi))
         while t_hi > _ELECTRON_LOCAL_MEV:
-            t_lo = max(0.5 * t_hi, _ELECTRON_LOCAL_MEV)
+            t_lo = max(_SLOWING * t_hi, _ELECTRON_LOCAL_MEV)
             log_lo = math.log(t_lo)
             rad_lo = interp_table(electron_table, 2, log_lo) * t_lo
-            path_lo = range0 - math.exp(interp_table(electron_table, 1, log_lo))
+            range_lo = math.exp(interp_table(electron_table, 1, log_lo))
+            path = range_hi - range_lo
+            t_mid = math.sqrt(t_hi * t_lo)
+            beta_p = t_mid * (t_mid + 2.0 * ELECTRON_MASS) / (t_mid + ELECTRON_MASS)
+            ratio = path / x0_mm
+            theta0 = 13.6 / beta_p * math.sqrt(ratio) * max(1.0 + 0.038 * math.log(ratio), 0.5)
+            ux, uy, uz = _scatter(rng, ux, uy, uz, 0.5 * theta0)  # half before, half after the segment
+            length = chord * path
             budget = rad_hi - rad_lo
+            radiated = 0.0
             log_span = math.log(t_hi / k_min)
-            while budget > k_min:
-                k = min(k_min * math.exp(uniform(rng) * log_span), budget)  # 1/k spectrum
-                budget -= k
-                emitted += k
-                path = path_hi + uniform(rng) * (path_lo - path_hi)
-                # emission angle: the multiple-scattering width accumulated so far, isotropic when large
-                theta = 13.6 / t_lo * math.sqrt(path / x0_mm)
-                if theta > 1.0:
-                    vx, vy, vz = isotropic(rng)
-                else:
-                    vx, vy, vz = rotate(rng, ux, uy, uz, math.cos(theta * math.sqrt(2.0 * exponential(rng))))
-                d = detour * path
-                push(s, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz, vx, vy, vz, k)
-            t_hi = t_lo
-            rad_hi = rad_lo
-            path_hi = path_lo
-        length = detour * range0
-        x1, y1, z1 = x + length * ux, y + length * uy, z + length * uz
-        deposit_segment(s, x, y, z, x1, y1, z1, kinetic - emitted)
+            while budget - radiated > k_min:
+                k = min(k_min * math.exp(uniform(rng) * log_span), budget - radiated)  # 1/k spectrum
+                radiated += k
+                d = uniform(rng) * length
+                push(s, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz, ux, uy, uz, k)
+            x1, y1, z1 = x + length * ux, y + length * uy, z + length * uz
+            deposit_segment(s, x, y, z, x1, y1, z1, (t_hi - t_lo) - radiated)
+            x, y, z = x1, y1, z1
+            ux, uy, uz = _scatter(rng, ux, uy, uz, 0.5 * theta0)
+            t_hi, rad_hi, range_hi = t_lo, rad_lo, range_lo
+        deposit_point(s, x, y, z, t_hi)  # the last MeV, within ~0.8 mm
     if kind == KIND_POSITRON:
         vx, vy, vz = isotropic(s.rng)
-        push(s, KIND_PHOTON, x1, y1, z1, vx, vy, vz, ELECTRON_MASS)
-        push(s, KIND_PHOTON, x1, y1, z1, -vx, -vy, -vz, ELECTRON_MASS)
+        push(s, KIND_PHOTON, x, y, z, vx, vy, vz, ELECTRON_MASS)
+        push(s, KIND_PHOTON, x, y, z, -vx, -vy, -vz, ELECTRON_MASS)
 
 
 @numba.njit(cache=True)
