@@ -224,11 +224,7 @@ def _float_or_same(text: str) -> float | str:
 def config_to_dict(config: Any) -> Any:
     """Plain (YAML/JSON-able) form of a config dataclass, recursively."""
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
-        return {
-            f.name: config_to_dict(getattr(config, f.name))
-            for f in dataclasses.fields(config)
-            if f.init
-        }
+        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
     if isinstance(config, enum.Enum):
         return config.value
     if isinstance(config, tuple | list):

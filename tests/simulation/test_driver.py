@@ -70,7 +70,9 @@ def test_killed_run_resumes_without_loss_or_duplicates(
 def test_foreign_run_in_the_way_refused(tmp_path: Path, toy_backend: object) -> None:
     simulate(_config(), tmp_path, progress=False)
     with pytest.raises(DataFormatError, match="different run"):
-        simulate(SimulationConfig(n_muons=23, muons_per_shard=5, seed=99, backend="fast"), tmp_path, progress=False)
+        simulate(
+            SimulationConfig(n_muons=23, muons_per_shard=5, seed=99, backend="fast"), tmp_path, progress=False
+        )
 
 
 def test_config_checks() -> None:

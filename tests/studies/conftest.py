@@ -43,10 +43,10 @@ def tiny_scale() -> StudyScale:
         name="test",
         overrides={
             "batch_size": 8,
-            "eval_batch_size": 64,
             "schedule.lr": 5e-2,
-            "schedule.warmup_epochs": 1,
-            "schedule.decay_epochs": 0,
+            # the single epoch falls from the peak LR: a rise from lr/100 would leave the five steps idle
+            "schedule.warmup_epochs": 0,
+            "schedule.decay_epochs": 1,
             "schedule.max_epochs": 1,
         },
         feature_only_overrides={"schedule.max_epochs": 5},

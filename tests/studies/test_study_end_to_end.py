@@ -60,9 +60,14 @@ def test_tiny_inputs_study_writes_the_table_with_four_finite_rows(inputs_study: 
         assert math.isfinite(row["mi"]), row
         assert row["n_models"] == 2
         assert row["epochs"] == (5.0 if row["variant"] in ("hl-only", "energy-sums") else 1.0)
+    # Five optimiser steps teach a CNN little: a model whose response does not grow with energy cannot
+    # be bias-corrected and counts as MI 0. The changes exist whenever the nominal MI is not 0.
+    reference = result["rows"][0]["mi"]
     for row in result["rows"][1:]:
-        assert math.isfinite(row["change"])
-        assert row["change"] == pytest.approx(100 * (row["mi"] / result["rows"][0]["mi"] - 1))
+        if reference > 0:
+            assert row["change"] == pytest.approx(100 * (row["mi"] / reference - 1))
+        else:
+            assert row["change"] is None
     nominal = result["runs"]["nominal"]["metrics"]
     assert len(nominal["holdout_mi"]) == 2
     assert nominal["holdout_muons"] == 20

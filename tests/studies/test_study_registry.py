@@ -46,6 +46,7 @@ def test_loss_and_architecture_tables_cover_every_switch() -> None:
     for variant in architecture.variants[1:]:
         ours = EXPECTED_PARAMETERS[variant.name]
         paper = variant.paper.parameters
+        assert paper is not None
         # every count is the paper's except no-epass, whose widening the paper does not specify
         assert ours == paper or (variant.name == "no-epass" and abs(ours - paper) < 100)
 

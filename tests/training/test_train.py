@@ -86,7 +86,8 @@ def test_short_training_reduces_the_loss_and_writes_a_complete_run(
     # the loaded model is the best state: its monitoring loss is the recorded best
     monitor = trained.predict(small_dataset, [1])
     loss = loop_module.BinnedHuberLoss(trained.config.loss)
-    loss.load_state_dict(load_checkpoint(run / "model_0" / "checkpoint.pt", kind="checkpoint")["loss"])
+    # thresholds go on adapting after the best epoch: the best state carries those of its epoch
+    loss.load_state_dict(load_checkpoint(run / "model_0" / "best.pt", kind="best")["loss"])
     loss.eval()
     value = loss(torch.from_numpy(monitor.ensemble).float(), torch.from_numpy(monitor.true_energy).float())
     assert value.item() == pytest.approx(summary.fits[0].best_loss, rel=1e-5)

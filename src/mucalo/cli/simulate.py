@@ -45,7 +45,12 @@ def simulate_command(
         "gun.spectrum": energy,
     }
     cfg = load_section(
-        SimulationConfig, "simulation", preset=preset, config_file=config, sets=sets or (), cli_values=cli_values
+        SimulationConfig,
+        "simulation",
+        preset=preset,
+        config_file=config,
+        sets=sets or (),
+        cli_values=cli_values,
     )
     if scheduler is not None:
         with dask_executor(scheduler, n_workers=cfg.workers) as executor:

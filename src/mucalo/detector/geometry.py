@@ -98,9 +98,7 @@ class Detector:
         return self.n_layers * self.layer_depth_mm
 
     # --- index conversions ---------------------------------------------------------------------
-    def flat_index(
-        self, layer: npt.ArrayLike, ix: npt.ArrayLike, iy: npt.ArrayLike
-    ) -> IntArray:
+    def flat_index(self, layer: npt.ArrayLike, ix: npt.ArrayLike, iy: npt.ArrayLike) -> IntArray:
         """Flat cell index ``(layer·n_x + ix)·n_y + iy`` of (layer, ix, iy); raises if outside the grid."""
         layer_a, ix_a, iy_a = (np.asarray(a, dtype=np.int64) for a in (layer, ix, iy))
         for name, arr, size in (

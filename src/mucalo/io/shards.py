@@ -112,9 +112,7 @@ def _chunked(arr: np.ndarray) -> dict[str, Any]:
     return dict(_COMPRESSION) if arr.size else {}
 
 
-def _check_hits(
-    where: Path, offsets: np.ndarray, cell: np.ndarray, energy: np.ndarray, n_cells: int
-) -> None:
+def _check_hits(where: Path, offsets: np.ndarray, cell: np.ndarray, energy: np.ndarray, n_cells: int) -> None:
     nnz = cell.size
     if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or offsets[-1] != nnz:
         msg = f"{where}: hits/offsets must start at 0 and end at nnz={nnz}"

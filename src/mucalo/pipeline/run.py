@@ -62,9 +62,7 @@ def run_pipeline(
     """
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
-    write_provenance(
-        root / "run.json", config_to_dict(config), seed=config.simulation.seed, command="run"
-    )
+    write_provenance(root / "run.json", config_to_dict(config), seed=config.simulation.seed, command="run")
     timings: dict[str, float] = {}
     shards = {"train": root / "shards" / "train", "test": root / "shards" / "test"}
     with _stage("simulate", timings), _executor(scheduler, config) as executor:

@@ -37,7 +37,8 @@ from mucalo.studies.registry import (
     resolve_studies,
     study_names,
 )
-from mucalo.studies.runner import StudyReport, StudySummary, run_study, study_runs
+from mucalo.studies.report import StudyReport
+from mucalo.studies.runner import StudySummary, run_study, study_runs
 from mucalo.studies.runs import RunOutcome, ensure_run, is_finished, run_lock, run_path
 from mucalo.studies.scale import SCALES, StudyScale, get_scale, run_configs
 from mucalo.studies.stats import Estimate, mean_with_error, relative_change

@@ -28,39 +28,18 @@ import torch
 
 from mucalo.data import MuonDataset, open_dataset
 from mucalo.errors import ConfigError
-from mucalo.evaluation import ResolutionCurve, write_metrics_json
-from mucalo.features import FEATURE_NAMES
-from mucalo.io.atomic import write_text_atomic
-from mucalo.models import ModelConfig, build_model, count_parameters
-from mucalo.studies.figures import plot_importance_bins, plot_input_resolutions, plot_study_comparison
-from mucalo.studies.importance import ImportanceSummary, run_importance
-from mucalo.studies.metrics import RunMetrics, quiet_evaluation, run_metrics
-from mucalo.studies.notes import study_notes
-from mucalo.studies.predictions import predict_run, run_fingerprint
-from mucalo.studies.registry import RunSpec, Study, resolve_studies
-from mucalo.studies.runs import RunOutcome, ensure_run, is_finished, run_path
+from mucalo.models import ModelConfig
+from mucalo.studies.registry import RunSpec, resolve_studies
+from mucalo.studies.report import LoadedRuns, StudyReport, write_all, write_report
+from mucalo.studies.runs import RunOutcome, ensure_run
 from mucalo.studies.scale import StudyScale, get_scale, run_configs
-from mucalo.studies.tables import RowResult, RunResult, build_rows, importance_markdown, study_markdown
-from mucalo.studies.timing import inference_seconds
-from mucalo.training import TrainConfig, TrainedRun, load_run, plan_folds
+from mucalo.training import TrainConfig, plan_folds
 
-__all__ = ["StudyReport", "StudySummary", "run_study", "study_runs"]
+__all__ = ["StudySummary", "run_study", "study_runs"]
 
 logger = logging.getLogger(__name__)
 
 Configs = dict[str, tuple[TrainConfig, ModelConfig]]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class StudyReport:
-    """The files written for one study and its rows."""
-
-    study: str
-    json_path: Path
-    markdown_path: Path
-    figures: tuple[Path, ...]
-    rows: tuple[RowResult, ...]
-    pending: tuple[str, ...]  # keys of its runs that are not finished
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,10 +164,10 @@ def run_study(
         )
     reports: list[StudyReport] = []
     if report:
-        loaded: dict[str, tuple[TrainedRun, RunMetrics] | None] = {}
+        loaded: LoadedRuns = {}
         for study in studies:
             reports.append(
-                _report(
+                write_report(
                     study,
                     data,
                     root,
@@ -201,7 +180,7 @@ def run_study(
                 )
             )
         if name == "all":
-            _write_all(root, reports)
+            write_all(root, reports)
     return StudySummary(name=name, out=root, outcomes=tuple(outcomes), reports=tuple(reports))
 
 
@@ -279,167 +258,4 @@ def _train_worker(
         model_config=model_config,
         resume=resume,
         device=device,
-    )
-
-
-# --- report ---------------------------------------------------------------------------------------
-
-
-def _load(
-    spec: RunSpec,
-    data: MuonDataset,
-    out: Path,
-    scale: StudyScale,
-    device: str,
-    loaded: dict[str, tuple[TrainedRun, RunMetrics] | None],
-) -> tuple[TrainedRun, RunMetrics] | None:
-    """The finished run of ``spec`` and its metrics (None while unfinished), evaluated once per call."""
-    if spec.key not in loaded:
-        path = run_path(out, spec.key)
-        if not is_finished(path):
-            loaded[spec.key] = None
-        else:
-            trained = load_run(path)
-            predictions = predict_run(
-                path, data, device=device, batch_size=scale.eval_batch_size, trained=trained
-            )
-            metrics = run_metrics(
-                predictions,
-                folds=trained.folds,
-                fold_sizes=data.fold_sizes,
-                history_csv=path / "history.csv",
-                config=scale.evaluation,
-            )
-            loaded[spec.key] = (trained, metrics)
-    return loaded[spec.key]
-
-
-def _report(
-    study: Study,
-    data: MuonDataset,
-    out: Path,
-    scale: StudyScale,
-    configs: Configs,
-    loaded: dict[str, tuple[TrainedRun, RunMetrics] | None],
-    *,
-    n_models: int,
-    device: str,
-    figures: bool,
-) -> StudyReport:
-    results: dict[str, RunResult] = {}
-    curves: dict[str, ResolutionCurve] = {}
-    importance: ImportanceSummary | None = None
-    for spec in study.runs:
-        run = _load(spec, data, out, scale, device, loaded)
-        parameters = inference = None
-        if run is None:
-            if "parameters" in study.columns:
-                parameters = count_parameters(build_model(configs[spec.key][1]))
-            results[spec.key] = RunResult(key=spec.key, metrics=None, parameters=parameters)
-            continue
-        trained, metrics = run
-        parameters = count_parameters(trained.models[0])
-        if "inference_s" in study.columns:
-            inference = tuple(
-                inference_seconds(
-                    trained,
-                    data,
-                    fingerprint=run_fingerprint(trained.path),
-                    device=device,
-                    n_batches=scale.timing_batches,
-                )
-            )
-        results[spec.key] = RunResult(
-            key=spec.key, metrics=metrics, parameters=parameters, inference_s=inference
-        )
-        if metrics.ensemble_curve is not None:
-            curves[spec.key] = metrics.ensemble_curve
-        if study.name == "importance" and trained.holdout_fold is not None:
-            importance = run_importance(
-                trained,
-                data,
-                fold=trained.holdout_fold,
-                edges_gev=scale.importance_edges_gev,
-                n_repeats=scale.importance_repeats,
-            )
-    rows = build_rows(study, results)
-    pending = tuple(key for key, result in results.items() if result.metrics is None)
-    notes = study_notes(study, data, scale, configs, results, n_models=n_models, pending=pending)
-    markdown = study_markdown(study, rows, notes=notes)
-    if importance is not None:
-        published = list(FEATURE_NAMES)
-        markdown += "\n### Permutation importance on the hold-out fold\n\n" + importance_markdown(
-            importance.to_dict(), published
-        )
-    paths: list[Path] = []
-    if figures:
-        with quiet_evaluation():
-            paths += _figures(study, rows, curves, importance, out / "figures")
-    markdown_path = out / f"{study.name}.md"
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(markdown_path, markdown)
-    json_path = write_metrics_json(
-        out / f"{study.name}.json",
-        {
-            "study": study.name,
-            "title": study.title,
-            "source": study.source,
-            "paper_note": study.paper_note,
-            "notes": notes,
-            "scale": scale.to_dict(),
-            "n_models": n_models,
-            "device": device,
-            "dataset": {"path": str(data.path), "n_muons": data.n_muons, "fold_sizes": data.fold_sizes},
-            "rows": [row.to_dict() for row in rows],
-            "runs": {
-                key: {
-                    "path": str(run_path(out, key)),
-                    "finished": result.metrics is not None,
-                    "parameters": result.parameters,
-                    "inference_s_per_batch": None if result.inference_s is None else list(result.inference_s),
-                    "metrics": None if result.metrics is None else result.metrics.to_dict(),
-                }
-                for key, result in results.items()
-            },
-            "importance": None if importance is None else importance.to_dict(),
-            "figures": [str(p) for p in paths],
-            "pending": list(pending),
-        },
-    )
-    logger.info("study %s: %s, %s", study.name, markdown_path, json_path)
-    return StudyReport(
-        study=study.name,
-        json_path=json_path,
-        markdown_path=markdown_path,
-        figures=tuple(paths),
-        rows=tuple(rows),
-        pending=pending,
-    )
-
-
-def _figures(
-    study: Study,
-    rows: Sequence[RowResult],
-    curves: dict[str, ResolutionCurve],
-    importance: ImportanceSummary | None,
-    figure_dir: Path,
-) -> list[Path]:
-    paths = plot_study_comparison(study, rows, out_dir=figure_dir)
-    if study.name == "inputs":
-        labels = {v.run.key: v.label for v in study.variants}
-        paths += plot_input_resolutions({labels[k]: c for k, c in curves.items()}, out_dir=figure_dir)
-    if importance is not None:
-        paths += plot_importance_bins(importance, out_dir=figure_dir)
-    return paths
-
-
-def _write_all(out: Path, reports: Sequence[StudyReport]) -> None:
-    pages = [r.markdown_path.read_text(encoding="utf-8") for r in reports]
-    write_text_atomic(out / "all.md", "# mucalo studies\n\n" + "\n".join(pages))
-    write_metrics_json(
-        out / "all.json",
-        {
-            r.study: {"json": str(r.json_path), "markdown": str(r.markdown_path), "pending": list(r.pending)}
-            for r in reports
-        },
     )

@@ -230,6 +230,7 @@ def fit(
                         **best,
                         "model_config": config_to_dict(model_config),
                         "val_loss": val_loss,
+                        "loss": loss_fn.state_dict(),  # the thresholds val_loss was computed with
                         "epoch": state.epoch,
                         "standardisation": dict(metadata["standardisation"]),
                     },

@@ -38,6 +38,7 @@ class FastSimConfig:
     gflash_min_mev: float = 200.0  # E_GF: secondaries at least this energetic shower via GFlash
     moliere_radius_mm: float = 20.2  # radial scale R_M of the GFlash profiles, mm
     spot_multiplier: float = 1.0  # scales the number of GFlash spots, 393·E[GeV]^0.876
+    spot_energy_shape: float | None = None  # Gamma shape of random spot energies (None: equal spots)
     tail_split: int = 1  # a GFlash spot of the radial tail is deposited as this many pieces
     halo_fraction: float = 0.0  # fraction of a GFlash shower's energy carried by explicit soft photons
     halo_photon_min_mev: float = 0.1  # soft photons follow 1/k from this energy, MeV ...
@@ -70,6 +71,16 @@ class FastSimConfig:
             if value <= 0:
                 msg = f"simulation.fast.{name}: expected a positive number, got {value!r}"
                 raise ConfigError(msg)
+        if self.spot_energy_shape is not None and (
+            isinstance(self.spot_energy_shape, bool)
+            or not isinstance(self.spot_energy_shape, int | float)
+            or not 0.0 < self.spot_energy_shape < math.inf
+        ):
+            msg = (
+                "simulation.fast.spot_energy_shape: expected a positive number or null, "
+                f"got {self.spot_energy_shape!r}"
+            )
+            raise ConfigError(msg)
         if isinstance(self.tail_split, bool) or not isinstance(self.tail_split, int) or self.tail_split < 1:
             msg = f"simulation.fast.tail_split: expected a positive integer, got {self.tail_split!r}"
             raise ConfigError(msg)

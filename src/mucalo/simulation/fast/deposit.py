@@ -30,7 +30,15 @@ from mucalo.simulation.fast.state import (
     KernelState,
 )
 
-__all__ = ["PIECE_MM", "cell_of", "deposit_point", "deposit_segment", "deposit_track", "escape"]
+__all__ = [
+    "PIECE_MM",
+    "add_to_cell",
+    "cell_of",
+    "deposit_point",
+    "deposit_segment",
+    "deposit_track",
+    "escape",
+]
 
 #: Charged steps are split into pieces of at most this length, each binned at its midpoint (README).
 PIECE_MM = 0.9375
@@ -62,7 +70,8 @@ def escape(s: KernelState, energy: float) -> None:
 
 
 @numba.njit(cache=True, inline="always")
-def _add(s: KernelState, cell: int, energy: float) -> None:
+def add_to_cell(s: KernelState, cell: int, energy: float) -> None:
+    """Add ``energy`` (MeV) to a cell of the grid, listing the cell when it becomes non-zero."""
     grid = s.grid
     if grid[cell] == 0.0:
         counters = s.counters
@@ -98,7 +107,7 @@ def deposit_point(s: KernelState, x: float, y: float, z: float, energy: float) -
     if cell < 0:
         escape(s, energy)
     else:
-        _add(s, cell, energy)
+        add_to_cell(s, cell, energy)
 
 
 @numba.njit(cache=True)
@@ -129,14 +138,14 @@ def deposit_segment(
                 if last < 0:
                     escape(s, pending)
                 else:
-                    _add(s, last, pending)
+                    add_to_cell(s, last, pending)
             last = cell
             pending = 0.0
         pending += piece
     if last < 0:
         escape(s, pending)
     else:
-        _add(s, last, pending)
+        add_to_cell(s, last, pending)
 
 
 @numba.njit(cache=True, inline="always")
@@ -194,4 +203,4 @@ def deposit_track(
         if cell < 0:
             escape(s, share)
         else:
-            _add(s, cell, share)
+            add_to_cell(s, cell, share)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.deposit import deposit_point
+from mucalo.simulation.fast.deposit import add_to_cell, cell_of, deposit_point, escape
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
@@ -23,7 +23,6 @@ from mucalo.simulation.fast.minimc import (
     orthonormal_basis,
     push,
     run_stack,
-    unit_disk,
 )
 from mucalo.simulation.fast.params import (
     P_EC,
@@ -31,13 +30,14 @@ from mucalo.simulation.fast.params import (
     P_HALO_FRAC,
     P_HALO_KMAX,
     P_RM,
+    P_SPOT_SHAPE,
     P_SPOTS,
     P_TAIL_SPLIT,
     P_X0,
     P_ZEFF,
 )
-from mucalo.simulation.fast.rng import normal, uniform
-from mucalo.simulation.fast.state import C_STACK, KernelState
+from mucalo.simulation.fast.rng import gamma_variate, normal, uniform
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, KernelState
 
 __all__ = ["gflash_shower"]
 
@@ -118,52 +118,83 @@ def gflash_shower(
         core_prob[i] = p1 * math.exp(arg - math.exp(arg))
         core_radius[i] = rm_mm * (z1 + z2 * tau)
         tail_radius[i] = rm_mm * k1 * (math.exp(-2.59 * (tau - 0.645)) + math.exp(k4 * (tau - 0.645)))
+    w_max = -1e300
     for i in range(_GRID):
         cdf[i] /= total
+        w_max = max(w_max, log_w[i])
+    for i in range(_GRID):  # energy/spot weight at the nodes; interpolated linearly between them
+        log_w[i] = math.exp(log_w[i] - w_max)
     mean_spots = p[P_SPOTS] * 93.0 * math.log(z_eff) * e_gev**0.876
     n_spots = max(int(mean_spots + uniform(state)), 1)  # stochastic rounding keeps the mean
-    scratch = s.scratch if n_spots <= s.scratch.shape[1] else np.empty((3, n_spots))
-    spot_t = scratch[0]
-    spot_w = scratch[1]
-    spot_pos = scratch[2]
-    # stratified spot depths: u_j = (j + U)/n walks the CDF once
+    tail_split = max(int(p[P_TAIL_SPLIT]), 1)
+    n_max = n_spots * tail_split
+    entries = s.scratch if n_max <= s.scratch.shape[1] else np.empty((3, n_max))
+    position = entries[0]  # depth, in grid units
+    weight = entries[1]  # energy weight
+    component = entries[2]  # 0 core, 1 tail, 2 soft photons
+    shape = p[P_SPOT_SHAPE]
+    halo = p[P_HALO_FRAC]
+    # pass 1: stratified spot depths (u_j = (j + U)/n walks the CDF once), components and weights
     i = 0
+    n = 0
     w_sum = 0.0
     for j in range(n_spots):
         u = (j + uniform(state)) / n_spots
         while i < _GRID - 2 and cdf[i + 1] <= u:
             i += 1
         width = cdf[i + 1] - cdf[i]
-        f = (u - cdf[i]) / width if width > 0.0 else 0.5
-        f = min(max(f, 0.0), 1.0)
-        spot_t[j] = (i + f) * dt
-        spot_pos[j] = i + f
-        w = math.exp(log_w[i] + f * (log_w[i + 1] - log_w[i]))
-        spot_w[j] = w
-        w_sum += w
+        f = min(max((u - cdf[i]) / width, 0.0), 1.0) if width > 0.0 else 0.5
+        w = log_w[i] + f * (log_w[i + 1] - log_w[i])
+        if halo > 0.0 and uniform(state) < halo:
+            kind, pieces = 2.0, 1
+        elif uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
+            kind, pieces = 0.0, 1
+        else:
+            kind, pieces = 1.0, tail_split
+        w /= pieces
+        for _ in range(pieces):
+            factor = 1.0
+            if shape == 1.0:  # random spot energies give a continuous cell spectrum where spots are sparse
+                factor = -math.log(uniform(state))
+            elif shape > 0.0:
+                factor = gamma_variate(state, shape) / shape
+            position[n] = i + f
+            weight[n] = w * factor
+            component[n] = kind
+            w_sum += w * factor
+            n += 1
+    # pass 2: place the spots (core or tail radius at their depth) and deposit their energy
     e_scale = energy / w_sum
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
-    tail_split = max(int(p[P_TAIL_SPLIT]), 1)
-    halo = p[P_HALO_FRAC]
     k_lo = p[P_HALO_E]
     log_k_span = math.log(p[P_HALO_KMAX] / k_lo)
-    for j in range(n_spots):
-        along = spot_t[j] * x0_mm
-        cx = x + along * ux
-        cy = y + along * uy
-        cz = z + along * uz
-        g = spot_pos[j]
+    recording = s.counters[C_RECORDING] != 0
+    for j in range(n):
+        g = position[j]
         i = min(int(g), _GRID - 2)
         f = g - i
-        e_spot = spot_w[j] * e_scale
-        r_core = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
-        if halo > 0.0 and uniform(state) < halo:  # the spot's energy leaves the core as soft photons
-            u = uniform(state)
-            r = r_core * math.sqrt(u / (1.0 - u))
-            c, sn = unit_disk(state)
-            sx = cx + r * (c * e1x + sn * e2x)
-            sy = cy + r * (c * e1y + sn * e2y)
-            sz = cz + r * (c * e1z + sn * e2z)
+        along = g * dt * x0_mm
+        kind = component[j]
+        if kind == 1.0:
+            radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
+        else:
+            radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
+        # a point uniform in the unit disk: u = a² + b² is uniform, so r = R √(u/(1−u)) has the
+        # G–P radial law and (a, b)/√u its azimuth; the offset is R (a, b)/√(1 − u)
+        while True:
+            a = 2.0 * uniform(state) - 1.0
+            b = 2.0 * uniform(state) - 1.0
+            u = a * a + b * b
+            if u < 1.0:
+                break
+        scale = radius / math.sqrt(1.0 - u)
+        c = a * scale
+        d = b * scale
+        sx = x + along * ux + c * e1x + d * e2x
+        sy = y + along * uy + c * e1y + d * e2y
+        sz = z + along * uz + c * e1z + d * e2z
+        e_spot = weight[j] * e_scale
+        if kind == 2.0:  # the spot's energy leaves the core as soft photons
             left = e_spot
             while left > 0.0:
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
@@ -173,22 +204,11 @@ def gflash_shower(
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
             if s.counters[C_STACK] > s.stack.shape[0] // 2:
                 run_stack(s)
-            continue
-        if uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
-            radius = r_core
-            pieces = 1
+        elif recording:
+            deposit_point(s, sx, sy, sz, e_spot)
         else:
-            radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
-            pieces = tail_split
-        e_piece = e_spot / pieces
-        for _ in range(pieces):
-            u = uniform(state)
-            r = radius * math.sqrt(u / (1.0 - u))
-            c, sn = unit_disk(state)
-            deposit_point(
-                s,
-                cx + r * (c * e1x + sn * e2x),
-                cy + r * (c * e1y + sn * e2y),
-                cz + r * (c * e1z + sn * e2z),
-                e_piece,
-            )
+            cell = cell_of(s, sx, sy, sz)
+            if cell < 0:
+                escape(s, e_spot)
+            else:
+                add_to_cell(s, cell, e_spot)

@@ -28,6 +28,7 @@ from mucalo.simulation.fast.rng import seed_state
 from mucalo.simulation.fast.state import C_RECORDED, C_RECORDING, C_STACK, KernelState, make_state
 
 __all__ = [
+    "ELECTRON_LIBRARY_MAX_MEV",
     "ELECTRON_LIBRARY_MIN_MEV",
     "N_HISTORIES",
     "NODES_PER_DECADE",
@@ -42,6 +43,7 @@ Library = tuple[IntArray, FloatArray, FloatArray]
 
 PHOTON_LIBRARY_MAX_MEV = 50.0  # photons above this are transported one by one
 ELECTRON_LIBRARY_MIN_MEV = 1.0  # e± below this deposit in place anyway
+ELECTRON_LIBRARY_MAX_MEV = 300.0  # e± between this and the GFlash threshold are transported
 NODES_PER_DECADE = 32
 N_HISTORIES = 64
 _SEED = 0x6D7563616C6F  # fixed: the library is part of the physics, not of a muon's random stream
@@ -107,7 +109,8 @@ def build_library(
     """Build the library for the physics in ``params``.
 
     Photons from ``photon_local_mev`` to PHOTON_LIBRARY_MAX_MEV; electrons and positrons from
-    ELECTRON_LIBRARY_MIN_MEV to ``gflash_min_mev`` (above that they shower through GFlash).
+    ELECTRON_LIBRARY_MIN_MEV to ``gflash_min_mev`` (above that they shower through GFlash) or
+    ELECTRON_LIBRARY_MAX_MEV, whichever is lower.
 
     Returns:
         (index int64 [histories + 1] offsets into points, points float64 [n, 4] of (x, y, z mm,
@@ -117,8 +120,8 @@ def build_library(
     library = empty_library()
     for kind, e_min, e_max in (
         (KIND_PHOTON, float(params[P_PHOTON_LOCAL]), PHOTON_LIBRARY_MAX_MEV),
-        (KIND_ELECTRON, ELECTRON_LIBRARY_MIN_MEV, float(params[P_EGF])),
-        (KIND_POSITRON, ELECTRON_LIBRARY_MIN_MEV, float(params[P_EGF])),
+        (KIND_ELECTRON, ELECTRON_LIBRARY_MIN_MEV, min(float(params[P_EGF]), ELECTRON_LIBRARY_MAX_MEV)),
+        (KIND_POSITRON, ELECTRON_LIBRARY_MIN_MEV, min(float(params[P_EGF]), ELECTRON_LIBRARY_MAX_MEV)),
     ):
         state = make_state(
             params=params,

@@ -51,6 +51,7 @@ KIND_ELECTRON = 1
 KIND_POSITRON = 2
 _ELECTRON_LOCAL_MEV = 1.0  # below this e± deposit where they are (range < 0.8 mm, no brems in G4 ref)
 _SLOWING = 0.6  # energy ratio of the successive intervals of an electron's random walk
+_INV_SQRT2 = 0.7071067811865476
 
 
 @numba.njit(cache=True)
@@ -286,7 +287,8 @@ def _electron(
             beta_p = t_mid * (t_mid + 2.0 * ELECTRON_MASS) / (t_mid + ELECTRON_MASS)
             ratio = path / x0_mm
             theta0 = 13.6 / beta_p * math.sqrt(ratio) * max(1.0 + 0.038 * math.log(ratio), 0.5)
-            ux, uy, uz = _scatter(rng, ux, uy, uz, 0.5 * theta0)  # half before, half after the segment
+            # half of the angular variance before the segment, half after (θ0/√2 each)
+            ux, uy, uz = _scatter(rng, ux, uy, uz, _INV_SQRT2 * theta0)
             length = chord * path
             budget = rad_hi - rad_lo
             radiated = 0.0
@@ -295,11 +297,14 @@ def _electron(
                 k = min(k_min * math.exp(uniform(rng) * log_span), budget - radiated)  # 1/k spectrum
                 radiated += k
                 d = uniform(rng) * length
-                push(s, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz, ux, uy, uz, k)
+                # brems photons leave along the electron's instantaneous direction, which wanders
+                # around the segment's mean direction
+                vx, vy, vz = _scatter(rng, ux, uy, uz, 0.5 * theta0)
+                push(s, KIND_PHOTON, x + d * ux, y + d * uy, z + d * uz, vx, vy, vz, k)
             x1, y1, z1 = x + length * ux, y + length * uy, z + length * uz
             deposit_segment(s, x, y, z, x1, y1, z1, (t_hi - t_lo) - radiated)
             x, y, z = x1, y1, z1
-            ux, uy, uz = _scatter(rng, ux, uy, uz, 0.5 * theta0)
+            ux, uy, uz = _scatter(rng, ux, uy, uz, _INV_SQRT2 * theta0)
             t_hi, rad_hi, range_hi = t_lo, rad_lo, range_lo
         deposit_point(s, x, y, z, t_hi)  # the last MeV, within ~0.8 mm
     if kind == KIND_POSITRON:
