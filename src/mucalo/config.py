@@ -136,7 +136,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str) -> T:
         raise ConfigError(msg) from err
 
 
-def _convert(hint: Any, value: Any, *, where: str) -> Any:  # noqa: C901, PLR0911 (one branch per kind)
+def _convert(hint: Any, value: Any, *, where: str) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:
@@ -175,7 +175,10 @@ def _convert(hint: Any, value: Any, *, where: str) -> Any:  # noqa: C901, PLR091
             if len(args) != len(value):
                 msg = f"{where}: expected {len(args)} values, got {len(value)}"
                 raise ConfigError(msg)
-            return tuple(_convert(a, v, where=f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+            return tuple(
+                _convert(a, v, where=f"{where}[{i}]")
+                for i, (a, v) in enumerate(zip(args, value, strict=True))
+            )
         item = args[0] if args else Any
         converted = [_convert(item, v, where=f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(converted) if (origin is tuple or hint is tuple) else converted

@@ -39,7 +39,7 @@ def provenance(config: Any, *, seed: int | None, command: str) -> dict[str, Any]
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),
         "argv": sys.argv,
-        "cwd": os.getcwd(),
+        "cwd": str(Path.cwd()),
     }
 
 

@@ -112,5 +112,6 @@ def info(
     typer.echo(f"mean hits per muon {summary['mean_hits_per_muon']:.1f}; features: {summary['has_features']}")
     typer.echo(
         f"detector: {det['n_layers']}×{det['n_cells_x']}×{det['n_cells_y']} cells, layers "
-        f"{det['layer_depth_mm']} mm, cells {det['cell_size_mm']} mm, {det['material']}, B = {det['field_t']} T"
+        f"{det['layer_depth_mm']} mm, cells {det['cell_size_mm']} mm, {det['material']}, "
+        f"B = {det['field_t']} T"
     )

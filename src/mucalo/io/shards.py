@@ -84,7 +84,7 @@ def write_shard(
     n_muons = offsets_a.size - 1
     _check_hits(final, offsets_a, cell_a, energy_a, detector.n_cells)
     with atomic_path(final) as tmp, h5py.File(tmp, "w") as f:
-        for name, dtype in TRUTH_FIELDS.items():
+        for name in TRUTH_FIELDS:
             if name not in truth:
                 msg = f"{final}: truth field '{name}' missing"
                 raise DataFormatError(msg)

@@ -148,7 +148,7 @@ def _train_once(config: PipelineConfig, name: str, dataset: Path, runs: Path, pr
         log.info("%s: resuming an unfinished training", run)
         resume_run(run, device=config.device, progress=progress)
     else:
-        from mucalo.data import open_dataset  # noqa: PLC0415
+        from mucalo.data import open_dataset
 
         train_config = config.train_config(entry)
         data = open_dataset(dataset)

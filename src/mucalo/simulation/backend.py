@@ -56,17 +56,17 @@ def make_backend(name: str, detector: Detector, options: dict[str, Any] | None =
 
     'auto' takes the fast simulation when it is installed, else Geant4 (which needs its data sets).
     """
-    from mucalo.config import from_dict  # noqa: PLC0415 (keeps the import graph one-way)
+    from mucalo.config import from_dict
 
     options = options or {}
     if name == "auto":
         name = "fast" if _fast_available() else "geant4"
     if name == "fast":
-        from mucalo.simulation.fast import FastBackend, FastSimConfig  # noqa: PLC0415
+        from mucalo.simulation.fast import FastBackend, FastSimConfig
 
         return FastBackend(detector, from_dict(FastSimConfig, options.get("fast"), where="simulation.fast"))
     if name == "geant4":
-        from mucalo.simulation.geant4 import Geant4Backend, Geant4Config  # noqa: PLC0415
+        from mucalo.simulation.geant4 import Geant4Backend, Geant4Config
 
         return Geant4Backend(
             detector, from_dict(Geant4Config, options.get("geant4"), where="simulation.geant4")
@@ -77,7 +77,7 @@ def make_backend(name: str, detector: Detector, options: dict[str, Any] | None =
 
 def _fast_available() -> bool:
     try:
-        import mucalo.simulation.fast  # noqa: F401, PLC0415
+        import mucalo.simulation.fast  # noqa: F401
     except ImportError:
         return False
     return True

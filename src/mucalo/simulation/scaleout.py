@@ -25,7 +25,7 @@ def dask_executor(address: str = "local", *, n_workers: int = 2) -> Iterator[cf.
         n_workers: worker processes of the local cluster.
     """
     try:
-        from distributed import Client, LocalCluster  # noqa: PLC0415 (optional, heavy)
+        from distributed import Client, LocalCluster
     except ModuleNotFoundError as err:
         msg = "Dask scale-out needs 'distributed': pip install 'dask[distributed]'"
         raise ModuleNotFoundError(msg) from err

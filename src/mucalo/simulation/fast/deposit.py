@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
+import numpy.typing as npt
 
 from mucalo.simulation.fast.params import (
     P_DEPTH,
@@ -40,6 +42,9 @@ __all__ = [
     "escape",
 ]
 
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
 #: Charged steps are split into pieces of at most this length, each binned at its midpoint (README).
 PIECE_MM = 0.9375
 _MAX_PIECES = 4000
@@ -48,7 +53,12 @@ _MAX_PIECES = 4000
 @numba.njit(cache=True, inline="always")
 def cell_of(s: KernelState, x: float, y: float, z: float) -> int:
     """Flat cell index of the point, or −1 outside the block."""
-    p = s.params
+    return cell_index(s.params, x, y, z)
+
+
+@numba.njit(cache=True, inline="always")
+def cell_index(p: FloatArray, x: float, y: float, z: float) -> int:
+    """Flat cell index of the point for the geometry in params ``p``, or −1 outside the block."""
     if z < 0.0 or z >= p[P_DEPTH]:
         return -1
     hx = p[P_HALF_X]
@@ -72,15 +82,19 @@ def escape(s: KernelState, energy: float) -> None:
 @numba.njit(cache=True, inline="always")
 def add_to_cell(s: KernelState, cell: int, energy: float) -> None:
     """Add ``energy`` (MeV) to a cell of the grid, listing the cell when it becomes non-zero."""
-    grid = s.grid
+    grid_add(s.grid, s.touched, s.counters, cell, energy)
+
+
+@numba.njit(cache=True, inline="always")
+def grid_add(grid: FloatArray, touched: IntArray, counters: IntArray, cell: int, energy: float) -> None:
+    """:func:`add_to_cell` on the arrays themselves (hot loops hoist them out of the state)."""
     if grid[cell] == 0.0:
-        counters = s.counters
-        s.touched[counters[C_TOUCHED]] = cell
+        touched[counters[C_TOUCHED]] = cell
         counters[C_TOUCHED] += 1
     grid[cell] += energy
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _record(s: KernelState, x: float, y: float, z: float, energy: float) -> None:
     counters = s.counters
     record = s.record
@@ -95,19 +109,20 @@ def _record(s: KernelState, x: float, y: float, z: float, energy: float) -> None
         escape(s, energy)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def deposit_point(s: KernelState, x: float, y: float, z: float, energy: float) -> None:
     """Deposit ``energy`` (MeV) at a point; outside the block it is escaped."""
     if energy <= 0.0:
         return
-    if s.counters[C_RECORDING]:
+    counters = s.counters
+    if counters[C_RECORDING]:
         _record(s, x, y, z, energy)
         return
-    cell = cell_of(s, x, y, z)
+    cell = cell_index(s.params, x, y, z)
     if cell < 0:
-        escape(s, energy)
+        s.tally[TALLY_ESCAPED] += energy
     else:
-        add_to_cell(s, cell, energy)
+        grid_add(s.grid, s.touched, counters, cell, energy)
 
 
 @numba.njit(cache=True)
@@ -123,29 +138,34 @@ def deposit_segment(
     dx = (x1 - x0) / n
     dy = (y1 - y0) / n
     dz = (z1 - z0) / n
-    if s.counters[C_RECORDING]:
+    counters = s.counters
+    if counters[C_RECORDING]:
         for i in range(n):
             f = i + 0.5
             _record(s, x0 + f * dx, y0 + f * dy, z0 + f * dz, piece)
         return
+    p = s.params
+    grid = s.grid
+    touched = s.touched
+    tally = s.tally
     last = -2
     pending = 0.0
     for i in range(n):
         f = i + 0.5
-        cell = cell_of(s, x0 + f * dx, y0 + f * dy, z0 + f * dz)
+        cell = cell_index(p, x0 + f * dx, y0 + f * dy, z0 + f * dz)
         if cell != last:  # consecutive pieces mostly share a cell: add them in one go
             if pending > 0.0:
                 if last < 0:
-                    escape(s, pending)
+                    tally[TALLY_ESCAPED] += pending
                 else:
-                    add_to_cell(s, last, pending)
+                    grid_add(grid, touched, counters, last, pending)
             last = cell
             pending = 0.0
         pending += piece
     if last < 0:
-        escape(s, pending)
+        tally[TALLY_ESCAPED] += pending
     else:
-        add_to_cell(s, last, pending)
+        grid_add(grid, touched, counters, last, pending)
 
 
 @numba.njit(cache=True, inline="always")
@@ -176,6 +196,10 @@ def deposit_track(
         deposit_point(s, 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (z0 + z1), energy)
         return
     p = s.params
+    grid = s.grid
+    touched = s.touched
+    counters = s.counters
+    tally = s.tally
     ux = (x1 - x0) / length
     uy = (y1 - y0) / length
     uz = (z1 - z0) / length
@@ -196,11 +220,11 @@ def deposit_track(
         )
         step = max(step, 1e-9)
         h = 0.5 * step
-        cell = cell_of(s, xs + ux * h, ys + uy * h, zs + uz * h)
+        cell = cell_index(p, xs + ux * h, ys + uy * h, zs + uz * h)
         done += step
         share = left if done >= length else min(per_mm * step, left)  # the last piece takes the rounding
         left -= share
         if cell < 0:
-            escape(s, share)
+            tally[TALLY_ESCAPED] += share
         else:
-            add_to_cell(s, cell, share)
+            grid_add(grid, touched, counters, cell, share)

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.deposit import add_to_cell, cell_of, deposit_point, escape
+from mucalo.simulation.fast.deposit import cell_index, deposit_point, grid_add
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
@@ -37,7 +37,7 @@ from mucalo.simulation.fast.params import (
     P_ZEFF,
 )
 from mucalo.simulation.fast.rng import gamma_variate, normal, uniform
-from mucalo.simulation.fast.state import C_RECORDING, C_STACK, KernelState
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, TALLY_ESCAPED, KernelState
 
 __all__ = ["gflash_shower"]
 
@@ -169,6 +169,10 @@ def gflash_shower(
     k_lo = p[P_HALO_E]
     log_k_span = math.log(p[P_HALO_KMAX] / k_lo)
     recording = s.counters[C_RECORDING] != 0
+    grid = s.grid
+    touched = s.touched
+    counters = s.counters
+    tally = s.tally
     for j in range(n):
         g = position[j]
         i = min(int(g), _GRID - 2)
@@ -207,8 +211,8 @@ def gflash_shower(
         elif recording:
             deposit_point(s, sx, sy, sz, e_spot)
         else:
-            cell = cell_of(s, sx, sy, sz)
+            cell = cell_index(p, sx, sy, sz)
             if cell < 0:
-                escape(s, e_spot)
+                tally[TALLY_ESCAPED] += e_spot
             else:
-                add_to_cell(s, cell, e_spot)
+                grid_add(grid, touched, counters, cell, e_spot)

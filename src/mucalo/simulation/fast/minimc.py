@@ -24,10 +24,17 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ELECTRON_MASS
-from mucalo.simulation.fast.deposit import cell_of, deposit_point, deposit_segment, escape
+from mucalo.simulation.fast.deposit import (
+    cell_index,
+    cell_of,
+    deposit_point,
+    deposit_segment,
+    escape,
+    grid_add,
+)
 from mucalo.simulation.fast.params import P_BREMS_KMIN, P_DETOUR, P_PHOTON_LOCAL, P_X0
 from mucalo.simulation.fast.rng import exponential, uniform
-from mucalo.simulation.fast.state import C_RECORDING, C_STACK, KernelState
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, TALLY_ESCAPED, KernelState
 
 __all__ = [
     "KIND_ELECTRON",
@@ -54,7 +61,7 @@ _SLOWING = 0.6  # energy ratio of the successive intervals of an electron's rand
 _INV_SQRT2 = 0.7071067811865476
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def interp_table(table: FloatArray, row: int, log_x: float) -> float:
     """Linear interpolation of ``table[row]`` on the uniform grid ``table[0]``, clamped at the ends."""
     n = table.shape[1]
@@ -80,7 +87,7 @@ def unit_disk(rng: State) -> tuple[float, float]:
             return a * inv, b * inv
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def orthonormal_basis(ux: float, uy: float, uz: float) -> tuple[float, float, float, float, float, float]:
     """Two unit vectors e1, e2 with (e1, e2, u) right-handed and orthonormal."""
     if abs(uz) < 0.9:  # e1 = z × u
@@ -94,7 +101,7 @@ def orthonormal_basis(ux: float, uy: float, uz: float) -> tuple[float, float, fl
     return ax, ay, az, uy * az - uz * ay, uz * ax - ux * az, ux * ay - uy * ax
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def rotate(rng: State, ux: float, uy: float, uz: float, cos_t: float) -> tuple[float, float, float]:
     """Direction at polar angle acos(cos_t) and a uniform azimuth around the unit vector u."""
     sin_t = math.sqrt(max(0.0, 1.0 - cos_t * cos_t))
@@ -107,7 +114,7 @@ def rotate(rng: State, ux: float, uy: float, uz: float, cos_t: float) -> tuple[f
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def isotropic(rng: State) -> tuple[float, float, float]:
     """A uniformly distributed unit vector."""
     cos_t = 2.0 * uniform(rng) - 1.0
@@ -116,7 +123,7 @@ def isotropic(rng: State) -> tuple[float, float, float]:
     return sin_t * c, sin_t * s, cos_t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def push(
     s: KernelState, kind: int, x: float, y: float, z: float, ux: float, uy: float, uz: float, energy: float
 ) -> None:
@@ -139,7 +146,7 @@ def push(
     counters[C_STACK] = n + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _compton(rng: State, k: float) -> tuple[float, float]:
     """Klein–Nishina: (ε = k'/k, cos θ) by the Butcher–Messel mixture with rejection."""
     kappa = k / ELECTRON_MASS
@@ -160,7 +167,7 @@ def _compton(rng: State, k: float) -> tuple[float, float]:
             return eps, 1.0 - one_minus_cos
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def library_replay(
     s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
 ) -> bool:
@@ -186,15 +193,35 @@ def library_replay(
     c, sn = unit_disk(rng)  # a random azimuth of the history around u
     ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
     bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+    counters = s.counters
+    if counters[C_RECORDING]:
+        for i in range(index[h], index[h + 1]):
+            px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+            deposit_point(
+                s,
+                x + px * ax + py * bx + pz * ux,
+                y + px * ay + py * by + pz * uy,
+                z + px * az + py * bz + pz * uz,
+                points[i, 3] * scale,
+            )
+        return True
+    p = s.params
+    grid = s.grid
+    touched = s.touched
+    tally = s.tally
     for i in range(index[h], index[h + 1]):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
-        deposit_point(
-            s,
+        e = points[i, 3] * scale
+        cell = cell_index(
+            p,
             x + px * ax + py * bx + pz * ux,
             y + px * ay + py * by + pz * uy,
             z + px * az + py * bz + pz * uz,
-            points[i, 3] * scale,
         )
+        if cell < 0:
+            tally[TALLY_ESCAPED] += e
+        else:
+            grid_add(grid, touched, counters, cell, e)
     return True
 
 
@@ -246,7 +273,7 @@ def _photon(s: KernelState, x: float, y: float, z: float, ux: float, uy: float, 
         k = k_out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _scatter(rng: State, ux: float, uy: float, uz: float, theta0: float) -> tuple[float, float, float]:
     """Direction after multiple scattering of projected width theta0 (isotropic when it is large)."""
     if theta0 > 1.0:

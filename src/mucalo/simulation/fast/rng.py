@@ -76,15 +76,18 @@ def uniform(state: npt.NDArray[np.uint64]) -> float:
     return (float(_next(state) >> _U64(11)) + 0.5) * _TWO_POW_M53
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def normal(state: npt.NDArray[np.uint64]) -> float:
-    """Standard normal (Box–Muller, one of the pair)."""
-    u1 = uniform(state)
-    u2 = uniform(state)
-    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    """Standard normal (polar Box–Muller, one of the pair; no trigonometry)."""
+    while True:
+        a = 2.0 * uniform(state) - 1.0
+        b = 2.0 * uniform(state) - 1.0
+        s = a * a + b * b
+        if 0.0 < s < 1.0:
+            return a * math.sqrt(-2.0 * math.log(s) / s)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def normal_pair(state: npt.NDArray[np.uint64]) -> tuple[float, float]:
     """Two independent standard normals (polar Box–Muller)."""
     while True:
@@ -102,7 +105,7 @@ def exponential(state: npt.NDArray[np.uint64]) -> float:
     return -math.log(uniform(state))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def gamma_variate(state: npt.NDArray[np.uint64], shape: float) -> float:
     """Gamma(shape, 1) by Marsaglia–Tsang; shape < 1 via the u^(1/shape) boost."""
     if shape <= 0.0:
@@ -127,7 +130,7 @@ def gamma_variate(state: npt.NDArray[np.uint64], shape: float) -> float:
             return d * v * boost
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def poisson(state: npt.NDArray[np.uint64], mean: float) -> int:
     """Poisson count: inversion below a mean of 30, rounded normal above."""
     if mean <= 0.0:
@@ -144,7 +147,7 @@ def poisson(state: npt.NDArray[np.uint64], mean: float) -> int:
     return max(n, 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def gamma_fast(state: npt.NDArray[np.uint64], shape: float) -> float:
     """Gamma(shape, 1); Wilson–Hilferty's cube-of-normal approximation for shape ≥ 8 (relative error
     of the quantiles < 1e-3 there), Marsaglia–Tsang below."""

@@ -74,7 +74,7 @@ def _table_position(log_t_grid: FloatArray, log_t: float) -> tuple[int, float]:
     return k, f - k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sample_x(cdf_row: FloatArray, u: float) -> float:
     """x ∈ [0, 1] with P(x' < x) = cdf_row(x), piecewise-uniform within the bins."""
     lo = 0
@@ -90,14 +90,14 @@ def _sample_x(cdf_row: FloatArray, u: float) -> float:
     return (lo + f) / (cdf_row.shape[0] - 1)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _max_transfer(kinetic: float) -> float:
     gamma = (kinetic + MUON_MASS) / MUON_MASS
     ratio = ELECTRON_MASS / MUON_MASS
     return 2.0 * ELECTRON_MASS * (gamma * gamma - 1.0) / (1.0 + 2.0 * gamma * ratio + ratio * ratio)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
     """Knock-on energy: 1/T² on [cut, T_max], accepted with the spin and radiative factors (§2.2)."""
     t_max = _max_transfer(kinetic)
@@ -115,7 +115,7 @@ def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
             return t
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _helix(
     x: float, y: float, z: float, ux: float, uy: float, uz: float, s: float, k: float
 ) -> tuple[float, float, float, float, float, float]:
@@ -136,7 +136,7 @@ def _helix(
     return nx, y + uy * s, nz, ux * c - uz * sn, uy, uz * c + ux * sn
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _distance_out(p: FloatArray, x: float, y: float, z: float, ux: float, uy: float, uz: float) -> float:
     """Straight-line distance from an inside point to the block surface along u, mm."""
     s = 1e30
@@ -235,7 +235,7 @@ def _interact(
     return transfer
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _total_rate(rate: FloatArray, enabled: FloatArray, k: int, frac: float) -> float:
     total = 0.0
     for proc in range(4):
@@ -243,7 +243,7 @@ def _total_rate(rate: FloatArray, enabled: FloatArray, k: int, frac: float) -> f
     return total
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _choose(rate: FloatArray, enabled: FloatArray, k: int, frac: float, pick: float) -> int:
     for proc in range(4):
         r = enabled[proc] * (rate[proc, k] + frac * (rate[proc, k + 1] - rate[proc, k]))
