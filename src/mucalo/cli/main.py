@@ -15,6 +15,7 @@ from mucalo.cli import model as model_cli
 from mucalo.cli import predict as predict_cli
 from mucalo.cli import run as run_cli
 from mucalo.cli import simulate as simulate_cli
+from mucalo.cli import study as study_cli
 from mucalo.cli import train as train_cli
 from mucalo.cli.common import handle_errors, setup_logging
 
@@ -56,6 +57,7 @@ app.command("evaluate")(evaluate_cli.evaluate)
 app.command("run")(run_cli.run)
 app.command("predict")(predict_cli.predict)
 app.command("export")(export_cli.export)
+app.command("study")(study_cli.study)
 app.add_typer(dataset_cli.app, name="dataset", help="Build, inspect and convert datasets (folds).")
 
 

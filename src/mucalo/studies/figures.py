@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from mucalo.evaluation import ResolutionCurve
 from mucalo.studies.importance import ImportanceSummary
@@ -43,6 +42,8 @@ def plot_study_comparison(study: Study, rows: Sequence[RowResult], *, out_dir: P
         paper_err.append(reference_err or 0.0)
     if not labels or not np.isfinite(ours).any():
         return []
+    from matplotlib.figure import Figure  # loaded only when a figure is drawn (CLI start-up time)
+
     y = np.arange(len(labels))
     fig = Figure(figsize=(8.0, 1.2 + 0.5 * len(labels)), layout="constrained")
     ax = fig.add_subplot()

@@ -90,8 +90,9 @@ def study_notes(
     notes.append(PAPER_SCALE_NOTE)
     if scale.name != "paper":
         notes.append(
-            "At this scale the absolute MI is far below the paper's and not comparable with it; the "
-            "changes relative to nominal are the comparable quantity, within their larger errors."
+            "At this scale the absolute MI is not comparable with the paper's (under-trained models, a "
+            "few muons per resolution bin, another simulation); compare the changes relative to nominal, "
+            "within their larger errors."
         )
     mean_epochs = [e for m in finished for e in m.epochs]
     if mean_epochs and "epochs" not in study.columns:

@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from mucalo.data import MuonDataset
 from mucalo.errors import ConfigError
+from mucalo.io.atomic import atomic_path
 from mucalo.training import TrainedRun, load_run
 
 __all__ = ["RunPredictions", "predict_run", "run_fingerprint"]
@@ -123,8 +124,8 @@ def predict_run(
 
 def _write_cache(path: Path, predictions: RunPredictions, fingerprint: str) -> None:
     offsets = np.cumsum([0, *(a.size for a in predictions.monitor)]).astype(np.int64)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
+    # a temporary file per process, then a rename: several reporting processes may race
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(
             handle,
             fingerprint=np.array(fingerprint),
@@ -137,7 +138,6 @@ def _write_cache(path: Path, predictions: RunPredictions, fingerprint: str) -> N
             monitor_true=np.concatenate(predictions.monitor_true),
             monitor=np.concatenate(predictions.monitor),
         )
-    tmp.replace(path)
 
 
 def _read_cache(path: Path, fingerprint: str) -> RunPredictions | None:

@@ -168,7 +168,8 @@ def _paper(value: float | None, error: float | None = None) -> str:
     """A paper value with the precision it is printed with (20.30 ± 0.08)."""
     if value is None:
         return "—"
-    digits = max(_decimals(value), _decimals(error) if error is not None else 0)
+    whole = float(value).is_integer() and (error is None or float(error).is_integer())
+    digits = 0 if whole else max(_decimals(value), _decimals(error) if error is not None else 0)
     return f"{value:.{digits}f}" + (f" ± {error:.{digits}f}" if error is not None else "")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from mucalo.data import MuonDataset, make_loader
+from mucalo.io.atomic import write_json_atomic
 from mucalo.training import TrainedRun
 
 __all__ = ["PAPER_BATCH", "inference_seconds"]
@@ -80,10 +81,7 @@ def inference_seconds(
         _synchronise(target)
         seconds.append((time.perf_counter() - start) * PAPER_BATCH / max(n_muons, 1))
         model.to("cpu")
-    cache.write_text(
-        json.dumps({"fingerprint": fingerprint, "device": device, "seconds_per_batch": seconds}) + "\n",
-        encoding="utf-8",
-    )
+    write_json_atomic(cache, {"fingerprint": fingerprint, "device": device, "seconds_per_batch": seconds})
     logger.info(
         "run %s: %.3g s per batch of %d muons per model", run.path, sum(seconds) / len(seconds), PAPER_BATCH
     )

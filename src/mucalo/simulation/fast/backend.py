@@ -16,7 +16,7 @@ from mucalo.simulation.backend import SimulatedMuons
 from mucalo.simulation.fast.batch import simulate_batch
 from mucalo.simulation.fast.config import FastSimConfig
 from mucalo.simulation.fast.jit_cache import refresh_kernel_cache
-from mucalo.simulation.fast.library import build_library
+from mucalo.simulation.fast.library import build_library, isotropic_photon_points
 from mucalo.simulation.fast.lowenergy import low_energy_tables
 from mucalo.simulation.fast.material import material_by_name
 from mucalo.simulation.fast.params import build_params
@@ -76,6 +76,7 @@ class FastBackend:
             low_energy=low_energy,
             library=self._library,
             n_cells=detector.n_cells,
+            isotropic_points=isotropic_photon_points(self._library),
         )
 
     def describe(self) -> dict[str, Any]:

@@ -38,6 +38,7 @@ class FastSimConfig:
     gflash_min_mev: float = 200.0  # E_GF: secondaries at least this energetic shower via GFlash
     moliere_radius_mm: float = 20.2  # radial scale R_M of the GFlash profiles, mm
     spot_multiplier: float = 1.0  # scales the number of GFlash spots, 393·E[GeV]^0.876
+    core_spot_fraction: float = 1.0  # share of the spots of the dense core kept (weighted up)
     spot_energy_shape: float | None = None  # Gamma shape of random spot energies (None: equal spots)
     tail_split: int = 1  # a GFlash spot of the radial tail is deposited as this many pieces
     halo_fraction: float = 0.0  # fraction of a GFlash shower's energy carried by explicit soft photons
@@ -83,6 +84,9 @@ class FastSimConfig:
             raise ConfigError(msg)
         if isinstance(self.tail_split, bool) or not isinstance(self.tail_split, int) or self.tail_split < 1:
             msg = f"simulation.fast.tail_split: expected a positive integer, got {self.tail_split!r}"
+            raise ConfigError(msg)
+        if isinstance(self.core_spot_fraction, bool) or not 0.0 < self.core_spot_fraction <= 1.0:
+            msg = f"simulation.fast.core_spot_fraction: expected a number in (0, 1], got {self.core_spot_fraction!r}"
             raise ConfigError(msg)
         for name in ("halo_fraction", "hadronic_visible_fraction"):
             value = getattr(self, name)

@@ -19,12 +19,13 @@ from mucalo.simulation.fast.deposit import cell_index, deposit_point, grid_add
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
-    library_replay,
+    isotropic_photon,
     orthonormal_basis,
     push,
     run_stack,
 )
 from mucalo.simulation.fast.params import (
+    P_CORE_KEEP,
     P_EC,
     P_HALO_E,
     P_HALO_FRAC,
@@ -134,6 +135,7 @@ def gflash_shower(
     component = entries[2]  # 0 core, 1 tail, 2 soft photons
     shape = p[P_SPOT_SHAPE]
     halo = p[P_HALO_FRAC]
+    core_keep = p[P_CORE_KEEP]
     # pass 1: stratified spot depths (u_j = (j + U)/n walks the CDF once), components and weights
     i = 0
     n = 0
@@ -148,7 +150,11 @@ def gflash_shower(
         if halo > 0.0 and uniform(state) < halo:
             kind, pieces = 2.0, 1
         elif uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
+            # core spots land in cells that get many spots anyway: keep a fraction, heavier
+            if uniform(state) >= core_keep:
+                continue
             kind, pieces = 0.0, 1
+            w /= core_keep
         else:
             kind, pieces = 1.0, tail_split
         w /= pieces
@@ -164,6 +170,12 @@ def gflash_shower(
             w_sum += w * factor
             n += 1
     # pass 2: place the spots (core or tail radius at their depth) and deposit their energy
+    if n == 0:  # every spot thinned away (a tiny shower): one core spot at the shower maximum
+        position[0] = (depth_max / dt) if depth_max / dt < _GRID - 1 else _GRID - 1.5
+        weight[0] = 1.0
+        component[0] = 0.0
+        n = 1
+        w_sum = 1.0
     e_scale = energy / w_sum
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
     k_lo = p[P_HALO_E]
@@ -173,6 +185,9 @@ def gflash_shower(
     touched = s.touched
     counters = s.counters
     tally = s.tally
+    lib_index = s.lib_index
+    lib_iso = s.lib_iso
+    lib_meta = s.lib_meta
     for j in range(n):
         g = position[j]
         i = min(int(g), _GRID - 2)
@@ -203,10 +218,12 @@ def gflash_shower(
             while left > 0.0:
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
                 left -= k
-                vx, vy, vz = isotropic(state)
-                if not library_replay(s, KIND_PHOTON, k, sx, sy, sz, vx, vy, vz):
+                if not isotropic_photon(
+                    lib_index, lib_iso, lib_meta, p, grid, touched, counters, tally, state, k, sx, sy, sz
+                ):
+                    vx, vy, vz = isotropic(state)
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
-            if s.counters[C_STACK] > s.stack.shape[0] // 2:
+            if counters[C_STACK] > 2048:  # photons beyond the library wait on the stack; keep it short
                 run_stack(s)
         elif recording:
             deposit_point(s, sx, sy, sz, e_spot)

@@ -35,6 +35,7 @@ __all__ = [
     "PHOTON_LIBRARY_MAX_MEV",
     "build_library",
     "empty_library",
+    "isotropic_photon_points",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -134,3 +135,31 @@ def build_library(
         state.counters[C_RECORDING] = 1
         library = _add_kind(state, library, kind, e_min, e_max, n_histories)
     return library
+
+
+def isotropic_photon_points(library: Library, *, seed: int = _SEED) -> FloatArray:
+    """The photon histories' points, each history turned to a uniformly random orientation.
+
+    Isotropically emitted photons replay these with one of 12 cube symmetries (no rotation), which
+    is several times cheaper than rotating a history onto a direction.
+    """
+    index, points, meta = library
+    first, n_hist = int(meta[KIND_PHOTON, 4]), int(meta[KIND_PHOTON, 2] * meta[KIND_PHOTON, 3])
+    lo, hi = int(index[first]), int(index[first + n_hist])
+    out = points[lo:hi].copy()
+    rng = np.random.default_rng(seed)
+    for h in range(first, first + n_hist):
+        a, b = int(index[h]) - lo, int(index[h + 1]) - lo
+        if a == b:
+            continue
+        q = rng.normal(size=4)  # a uniformly random rotation from a random unit quaternion
+        w, x, y, z = q / np.linalg.norm(q)
+        rotation = np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        )
+        out[a:b, :3] = points[lo + a : lo + b, :3] @ rotation.T
+    return out

@@ -42,7 +42,9 @@ __all__ = [
     "KIND_POSITRON",
     "interp_table",
     "isotropic",
+    "isotropic_photon",
     "library_replay",
+    "replay_directed",
     "orthonormal_basis",
     "push",
     "rotate",
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 State = npt.NDArray[np.uint64]
 
 KIND_PHOTON = 0
@@ -168,47 +171,96 @@ def _compton(rng: State, k: float) -> tuple[float, float]:
 
 
 @numba.njit(cache=True, inline="always")
-def library_replay(
-    s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
+def isotropic_photon(
+    index: IntArray,
+    iso: FloatArray,
+    meta: FloatArray,
+    p: FloatArray,
+    grid: FloatArray,
+    touched: IntArray,
+    counters: IntArray,
+    tally: FloatArray,
+    rng: State,
+    k: float,
+    x: float,
+    y: float,
+    z: float,
 ) -> bool:
-    """Replay a library history of a particle of this kind and energy; False if there is none.
+    """Replay a photon of energy k emitted isotropically at (x, y, z); False if k is outside the library.
 
-    The history is rotated onto u with a random azimuth; points outside the block escape. (Points are
-    independent: a history is a tree of branches, not one chain.)
+    Takes the arrays themselves (hot loops hoist them out of the state once; loading a StructRef
+    field costs a reference-count round trip). The pre-rotated histories (``lib_iso``) get one of 12
+    proper cube symmetries (a cyclic permutation of the axes and an even number of sign flips) on top
+    of their random orientation.
     """
-    meta = s.lib_meta
+    n_nodes = int(meta[KIND_PHOTON, 2])
+    if n_nodes == 0 or counters[C_RECORDING]:
+        return False
+    node = int(math.floor((math.log(k) - meta[KIND_PHOTON, 0]) / meta[KIND_PHOTON, 1] + 0.5))
+    if node < 0 or node >= n_nodes:
+        return False
+    n_hist = int(meta[KIND_PHOTON, 3])
+    first = int(meta[KIND_PHOTON, 4])
+    h = first + node * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
+    symmetry = min(int(uniform(rng) * 12.0), 11)
+    shift = symmetry % 3
+    flips = symmetry // 3
+    sx = 1.0 if (flips & 1) == 0 else -1.0
+    sy = 1.0 if (flips & 2) == 0 else -1.0
+    sz = sx * sy  # proper rotations only: an even number of sign flips
+    offset = index[first]
+    for i in range(index[h] - offset, index[h + 1] - offset):
+        a = iso[i, shift]
+        b = iso[i, (shift + 1) % 3]
+        c = iso[i, (shift + 2) % 3]
+        e = iso[i, 3] * k
+        cell = cell_index(p, x + sx * a, y + sy * b, z + sz * c)
+        if cell < 0:
+            tally[TALLY_ESCAPED] += e
+        else:
+            grid_add(grid, touched, counters, cell, e)
+    return True
+
+
+@numba.njit(cache=True, inline="always")
+def replay_directed(
+    index: IntArray,
+    points: FloatArray,
+    meta: FloatArray,
+    p: FloatArray,
+    grid: FloatArray,
+    touched: IntArray,
+    counters: IntArray,
+    tally: FloatArray,
+    rng: State,
+    kind: int,
+    energy: float,
+    x: float,
+    y: float,
+    z: float,
+    ux: float,
+    uy: float,
+    uz: float,
+) -> bool:
+    """Replay a library history of a particle of this kind and energy along u; False if there is none.
+
+    The history is rotated onto u with a random azimuth; points outside the block escape (points are
+    independent: a history is a tree of branches, not one chain). Array arguments: hot loops hoist
+    them out of the state once (loading a StructRef field costs a reference-count round trip).
+    """
     n_nodes = int(meta[kind, 2])
     if n_nodes == 0:
         return False
     node = int(math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5))
     if node < 0 or node >= n_nodes:
         return False
-    rng = s.rng
     n_hist = int(meta[kind, 3])
     h = int(meta[kind, 4]) + node * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
     scale = energy + 2.0 * ELECTRON_MASS if kind == KIND_POSITRON else energy
-    index = s.lib_index
-    points = s.lib_points
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
     c, sn = unit_disk(rng)  # a random azimuth of the history around u
     ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
     bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
-    counters = s.counters
-    if counters[C_RECORDING]:
-        for i in range(index[h], index[h + 1]):
-            px, py, pz = points[i, 0], points[i, 1], points[i, 2]
-            deposit_point(
-                s,
-                x + px * ax + py * bx + pz * ux,
-                y + px * ay + py * by + pz * uy,
-                z + px * az + py * bz + pz * uz,
-                points[i, 3] * scale,
-            )
-        return True
-    p = s.params
-    grid = s.grid
-    touched = s.touched
-    tally = s.tally
     for i in range(index[h], index[h + 1]):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         e = points[i, 3] * scale
@@ -222,6 +274,45 @@ def library_replay(
             tally[TALLY_ESCAPED] += e
         else:
             grid_add(grid, touched, counters, cell, e)
+    return True
+
+
+@numba.njit(cache=True)
+def library_replay(
+    s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
+) -> bool:
+    """:func:`replay_directed` on the state's arrays; while recording, the points are recorded."""
+    meta = s.lib_meta
+    if s.counters[C_RECORDING] == 0:
+        return replay_directed(
+            s.lib_index, s.lib_points, meta, s.params, s.grid, s.touched, s.counters, s.tally, s.rng,
+            kind, energy, x, y, z, ux, uy, uz,
+        )  # fmt: skip
+    n_nodes = int(meta[kind, 2])
+    if n_nodes == 0:
+        return False
+    node = int(math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5))
+    if node < 0 or node >= n_nodes:
+        return False
+    rng = s.rng
+    n_hist = int(meta[kind, 3])
+    h = int(meta[kind, 4]) + node * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
+    scale = energy + 2.0 * ELECTRON_MASS if kind == KIND_POSITRON else energy
+    e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
+    c, sn = unit_disk(rng)
+    ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
+    bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+    index = s.lib_index
+    points = s.lib_points
+    for i in range(index[h], index[h + 1]):
+        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
+        deposit_point(
+            s,
+            x + px * ax + py * bx + pz * ux,
+            y + px * ay + py * by + pz * uy,
+            z + px * az + py * bz + pz * uz,
+            points[i, 3] * scale,
+        )
     return True
 
 

@@ -59,7 +59,8 @@ P_INV_PITCH = 33  # 1 / transverse pitch, 1/mm
 P_INV_LAYER = 34  # 1 / layer depth, 1/mm
 P_HALO_KMAX = 35  # highest soft-photon energy of GFlash showers, MeV
 P_SPOT_SHAPE = 36  # Gamma shape of the random spot-energy factors (0: equal spots)
-N_PARAMS = 37
+P_CORE_KEEP = 37  # fraction of GFlash core spots kept (weighted up)
+N_PARAMS = 38
 
 
 def build_params(detector: Detector, material: Material, config: FastSimConfig) -> npt.NDArray[np.float64]:
@@ -103,4 +104,5 @@ def build_params(detector: Detector, material: Material, config: FastSimConfig) 
     p[P_INV_LAYER] = 1.0 / detector.layer_depth_mm
     p[P_HALO_KMAX] = config.halo_photon_max_mev
     p[P_SPOT_SHAPE] = 0.0 if config.spot_energy_shape is None else config.spot_energy_shape
+    p[P_CORE_KEEP] = config.core_spot_fraction
     return p

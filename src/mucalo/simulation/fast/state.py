@@ -10,6 +10,8 @@ Fields (float64 unless noted; MeV, mm):
 - ``mu_log_t`` [n_t], ``mu_rate`` [4, n_t], ``mu_dedx`` [n_t], ``mu_cdf`` [3, n_t, n_x]: muon tables;
 - ``photon_table`` [4, n], ``electron_table`` [3, n]: low-energy tables on uniform ln-energy grids;
 - ``lib_index`` int64 [h + 1], ``lib_points`` [n, 4], ``lib_meta`` [3, 5]: the particle library;
+- ``lib_iso`` [m, 4]: the photon histories once more, each turned to a random orientation (for
+  isotropic emission, replayed without a rotation);
 - ``grid`` [n_cells], ``touched`` int64 [n_cells]: the current muon's cell energies and hit list;
 - ``counters`` int64 [4]: cells touched, particles on the stack, recorded points, recording flag;
 - ``tally`` [2]: escaped and invisible energy;
@@ -64,6 +66,7 @@ _FIELDS = [
     "lib_index",
     "lib_points",
     "lib_meta",
+    "lib_iso",
     "grid",
     "touched",
     "counters",
@@ -130,6 +133,7 @@ def make_state(
     low_energy: tuple[FloatArray, FloatArray],
     library: tuple[IntArray, FloatArray, FloatArray],
     n_cells: int,
+    isotropic_points: FloatArray | None = None,
     record_size: int = 1,
 ) -> KernelState:
     """Allocate a state with fresh buffers for a grid of ``n_cells`` cells."""
@@ -147,6 +151,7 @@ def make_state(
         contiguous(lib_index, dtype=np.int64),
         contiguous(lib_points, dtype=np.float64).reshape(-1, 4),
         contiguous(lib_meta, dtype=np.float64),
+        np.zeros((1, 4)) if isotropic_points is None else contiguous(isotropic_points, dtype=np.float64),
         np.zeros(n_cells),
         np.zeros(max(n_cells, 1), dtype=np.int64),
         np.zeros(4, dtype=np.int64),

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ALPHA, ELECTRON_MASS, MUON_MASS, PROTON_MASS, SQRT_E
-from mucalo.simulation.fast.deposit import cell_of, deposit_point, deposit_track, escape
+from mucalo.simulation.fast.deposit import cell_index, cell_of, deposit_point, deposit_track, escape, grid_add
 from mucalo.simulation.fast.gflash import gflash_shower
 from mucalo.simulation.fast.minimc import (
     KIND_ELECTRON,
@@ -26,6 +26,7 @@ from mucalo.simulation.fast.minimc import (
     interp_table,
     orthonormal_basis,
     push,
+    replay_directed,
     rotate,
     run_stack,
 )
@@ -50,13 +51,14 @@ from mucalo.simulation.fast.params import (
     P_ZMIN,
 )
 from mucalo.simulation.fast.rng import exponential, gamma_fast, normal_pair, poisson, uniform
-from mucalo.simulation.fast.state import TALLY_INVISIBLE, KernelState
+from mucalo.simulation.fast.state import TALLY_ESCAPED, TALLY_INVISIBLE, KernelState
 
 __all__ = ["transport_muon"]
 
 FloatArray = npt.NDArray[np.float64]
 State = npt.NDArray[np.uint64]
 
+_ELECTRON_LOCAL_MEV = 1.0  # knock-on electrons below this deposit where they are made (as the mini-MC)
 _STOP_MEV = 10.0  # a muon below this kinetic energy deposits it in place (range of a few mm)
 _CURVATURE = 0.299792458  # k [1/mm] = 0.2998 q B[T] / p[MeV]
 _INV_SQRT12 = 0.28867513459481287
@@ -155,6 +157,36 @@ def _distance_out(p: FloatArray, x: float, y: float, z: float, ux: float, uy: fl
     return max(s, 0.0)
 
 
+@numba.njit(cache=True, inline="always")
+def _delta_direction(
+    rng: State, kinetic: float, transfer: float, ux: float, uy: float, uz: float
+) -> tuple[float, float, float]:
+    """Direction of a knock-on electron of kinetic energy ``transfer`` from a muon of ``kinetic``."""
+    e = kinetic + MUON_MASS
+    p_mu = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
+    p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
+    cos_t = min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
+    return rotate(rng, ux, uy, uz, cos_t)
+
+
+@numba.njit(cache=True)
+def _interact_delta(
+    s: KernelState,
+    kinetic: float,
+    transfer: float,
+    x: float,
+    y: float,
+    z: float,
+    ux: float,
+    uy: float,
+    uz: float,
+) -> float:
+    """A knock-on electron of known energy: its shower (or mini-MC); returns the transfer, MeV."""
+    dx, dy, dz = _delta_direction(s.rng, kinetic, transfer, ux, uy, uz)
+    _secondary(s, KIND_ELECTRON, transfer, x, y, z, dx, dy, dz)
+    return transfer
+
+
 @numba.njit(cache=True)
 def _secondary(
     s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
@@ -193,13 +225,7 @@ def _interact(
     rng = s.rng
     e = kinetic + MUON_MASS
     if process == 0:  # knock-on electron
-        transfer = _sample_delta(rng, kinetic, p[P_ECUT])
-        p_mu = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
-        p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
-        cos_t = min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
-        dx, dy, dz = rotate(rng, ux, uy, uz, cos_t)
-        _secondary(s, KIND_ELECTRON, transfer, x, y, z, dx, dy, dz)
-        return transfer
+        return _interact_delta(s, kinetic, _sample_delta(rng, kinetic, p[P_ECUT]), x, y, z, ux, uy, uz)
     k, frac = _table_position(s.mu_log_t, math.log(kinetic))
     if uniform(rng) < frac:  # statistical interpolation between the table nodes
         k += 1
@@ -264,6 +290,16 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
     log_t_grid = s.mu_log_t
     rate = s.mu_rate
     dedx = s.mu_dedx
+    # arrays for the knock-on electrons, handled here: they are most of the interactions
+    grid = s.grid
+    touched = s.touched
+    counters = s.counters
+    tally = s.tally
+    lib_index = s.lib_index
+    lib_points = s.lib_points
+    lib_meta = s.lib_meta
+    e_cut = p[P_ECUT]
+    e_gflash = p[P_EGF]
     ux, uy, uz = 0.0, 0.0, 1.0
     curvature = _CURVATURE * charge * p[P_FIELD]
     enabled = np.array([1.0, p[P_BREMS], p[P_PAIR], p[P_NUCL]])
@@ -320,10 +356,32 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
             if kinetic <= _STOP_MEV:
                 break
             f = uniform(rng)
+            px, py, pz = x + f * (nx - x), y + f * (ny - y), z + f * (nz - z)
             process = _choose(rate, enabled, k, frac, uniform(rng) * total)
-            kinetic -= _interact(
-                s, process, kinetic, x + f * (nx - x), y + f * (ny - y), z + f * (nz - z), ux, uy, uz
-            )
+            if process == 0:
+                transfer = _sample_delta(rng, kinetic, e_cut)
+                if transfer < e_gflash:
+                    kinetic -= transfer
+                    if transfer < _ELECTRON_LOCAL_MEV:  # range < 0.8 mm
+                        cell = cell_index(p, px, py, pz)
+                        if cell < 0:
+                            tally[TALLY_ESCAPED] += transfer
+                        else:
+                            grid_add(grid, touched, counters, cell, transfer)
+                        continue
+                    dx, dy, dz = _delta_direction(rng, kinetic + transfer, transfer, ux, uy, uz)
+                    if replay_directed(
+                        lib_index, lib_points, lib_meta, p, grid, touched, counters, tally, rng,
+                        KIND_ELECTRON, transfer, px, py, pz, dx, dy, dz,
+                    ):  # fmt: skip
+                        continue
+                    push(s, KIND_ELECTRON, px, py, pz, dx, dy, dz, transfer)
+                    run_stack(s)
+                    continue
+                kinetic -= _interact_delta(s, kinetic, transfer, px, py, pz, ux, uy, uz)  # it showers
+                run_stack(s)
+                continue
+            kinetic -= _interact(s, process, kinetic, px, py, pz, ux, uy, uz)
             run_stack(s)
         x, y, z, ux, uy, uz = nx, ny, nz, vx, vy, vz
         if leaves:
