@@ -28,7 +28,12 @@ def report(g4ref_small_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     charge = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
     x0, y0 = rng.uniform(-20.0, 20.0, n), rng.uniform(-20.0, 20.0, n)
     muons = backend.simulate(
-        true_energy=energies, charge=charge, x0=x0, y0=y0, start_z_mm=-50.0, seed=np.arange(n, dtype=np.uint64)
+        true_energy=energies,
+        charge=charge,
+        x0=x0,
+        y0=y0,
+        start_z_mm=-50.0,
+        seed=np.arange(n, dtype=np.uint64),
     )
     sample = MuonSample(
         true_energy=energies,

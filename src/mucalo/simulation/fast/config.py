@@ -36,12 +36,12 @@ class FastSimConfig:
     max_step_mm: float = 40.0  # longest muon step (chord of the helix), mm
     # --- showers (GFlash above gflash_min_mev, particle-level mini Monte Carlo below)
     gflash_min_mev: float = 200.0  # E_GF: secondaries at least this energetic shower via GFlash
-    moliere_radius_mm: float = 20.2  # radial scale R_M of the GFlash profiles, mm
-    spot_multiplier: float = 1.0  # scales the number of GFlash spots, 393·E[GeV]^0.876
-    core_spot_fraction: float = 1.0  # share of the spots of the dense core kept (weighted up)
-    spot_energy_shape: float | None = None  # Gamma shape of random spot energies (None: equal spots)
-    tail_split: int = 1  # a GFlash spot of the radial tail is deposited as this many pieces
-    halo_fraction: float = 0.0  # fraction of a GFlash shower's energy carried by explicit soft photons
+    moliere_radius_mm: float = 17.5  # radial scale R_M of the GFlash profiles, mm (tuned; 20.2 Rossi)
+    spot_multiplier: float = 0.5  # scales the number of GFlash spots, 393·E[GeV]^0.876
+    core_spot_fraction: float = 0.35  # share of the spots of the dense core kept (weighted up)
+    spot_energy_shape: float | None = 1.5  # Gamma shape of random spot energies (None: equal spots)
+    tail_split: int = 8  # a GFlash spot of the radial tail is deposited as this many pieces
+    halo_fraction: float = 0.1  # fraction of GFlash spots turned into soft photons (library-replayed)
     halo_photon_min_mev: float = 0.1  # soft photons follow 1/k from this energy, MeV ...
     halo_photon_max_mev: float = 5.0  # ... to this one, MeV
     electron_detour: float = 0.85  # chord / path length of an electron's random-walk segment (§8.3)

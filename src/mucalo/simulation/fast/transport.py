@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ALPHA, ELECTRON_MASS, MUON_MASS, PROTON_MASS, SQRT_E
-from mucalo.simulation.fast.deposit import cell_index, cell_of, deposit_point, deposit_segment, escape, grid_add
+from mucalo.simulation.fast.deposit import cell_index, cell_of, deposit_point, deposit_track, escape, grid_add
 from mucalo.simulation.fast.gflash import gflash_shower
 from mucalo.simulation.fast.minimc import (
     KIND_ELECTRON,
@@ -348,7 +348,7 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
             if variance > 0.0:  # Gamma with the mean and the Bohr variance (§2.3)
                 loss = gamma_fast(rng, loss * loss / variance) * variance / loss
         loss = min(loss, kinetic)
-        deposit_segment(s, x, y, z, nx, ny, nz, loss)
+        deposit_track(s, x, y, z, nx, ny, nz, loss)
         kinetic -= loss
         # the discrete interactions of the step: a Poisson number at uniform places on its chord
         # (the rates change by < 0.1 % over a step, so this equals sampling the free paths one by one)
