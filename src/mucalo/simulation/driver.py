@@ -184,7 +184,10 @@ def simulate(
         log.info("%s: %d of %d shards already complete, skipped", out, skipped, config.n_shards)
     n_todo = sum(config.shard_range(k)[1] - config.shard_range(k)[0] for k in todo)
     log.info("simulating %d muons in %d shards into %s", n_todo, len(todo), out)
-    bar = tqdm(total=n_todo, unit="muon", desc="simulate", disable=not progress, dynamic_ncols=True)
+    # disable=None: tqdm switches itself off when stderr is not a terminal (logs, CI)
+    bar = tqdm(
+        total=n_todo, unit="muon", desc="simulate", disable=None if progress else True, dynamic_ncols=True
+    )
     try:
         if executor is None and config.workers == 1:
             for k in todo:
