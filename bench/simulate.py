@@ -21,10 +21,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from mucalo.detector import Detector  # noqa: E402
-from mucalo.simulation.fast import FastBackend, FastSimConfig  # noqa: E402
+from mucalo.detector import Detector
+from mucalo.simulation.fast import FastBackend, FastSimConfig
 
 #: Geant4 CPU seconds per muon (README); 50 and 4000 GeV scaled with the mean deposit at 1.9 ms/GeV.
 GEANT4_S_PER_MUON = {50.0: 0.005, 100.0: 0.007, 1000.0: 0.07, 4000.0: 0.15, 8000.0: 0.3}

@@ -98,10 +98,17 @@ def test_each_muon_depends_on_its_own_seed_only(backend: FastBackend) -> None:
     assert not np.array_equal(other.energy_loss, batch.energy_loss)
 
 
-def _bend(backend: FastBackend, charge: int, n: int = 12, energy: float = 50.0) -> float:
-    """Mean energy-weighted x-centroid of layers 40–49 minus x0 (mm)."""
+def _bend(
+    backend: FastBackend, charge: int, n: int = 24, energy: float = 50.0, *, cell_centres: bool = False
+) -> float:
+    """Mean energy-weighted x-centroid of layers 40–49 minus x0 (mm).
+
+    x0 is uniform in ±5 mm (the cell-centre quantisation then averages out), or at cell centres.
+    """
     rng = np.random.default_rng(11)
     x0 = rng.uniform(-5.0, 5.0, n)
+    if cell_centres:
+        x0 = np.round((x0 - 1.875) / 3.75) * 3.75 + 1.875
     muons = backend.simulate(
         true_energy=np.full(n, energy),
         charge=np.full(n, charge, np.int8),
@@ -150,8 +157,8 @@ def test_bending_with_full_physics(backend: FastBackend) -> None:
 
 def test_no_bending_without_field(cache_dir: Path) -> None:
     straight = FastBackend(Detector(field_t=0.0), FastSimConfig(**_HELIX_ONLY), cache_dir=cache_dir)
-    assert abs(_bend(straight, +1)) < 0.3
-    assert abs(_bend(straight, -1)) < 0.3
+    assert abs(_bend(straight, +1, cell_centres=True)) < 1e-6
+    assert abs(_bend(straight, -1, cell_centres=True)) < 1e-6
 
 
 def test_mean_energy_loss_at_100_gev(backend: FastBackend) -> None:
@@ -171,11 +178,17 @@ def test_describe_is_json(backend: FastBackend) -> None:
     assert data["cuts_mev"] == {"electron": 0.842, "photon": 0.0758}
 
 
-def test_tables_are_cached(cache_dir: Path) -> None:
-    FastBackend(Detector(), cache_dir=cache_dir)
-    files = list(cache_dir.glob("fast-muon-tables-G4_PbWO4-*.npz"))
+def test_tables_are_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    FastBackend(Detector(), cache_dir=tmp_path)
+    files = list(tmp_path.glob("fast-muon-tables-G4_PbWO4-*.npz"))
     assert len(files) == 1
-    assert not list(cache_dir.glob(".*tmp*"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+    stamp = files[0].stat().st_mtime_ns
+    FastBackend(Detector(), cache_dir=tmp_path)  # read back, not rebuilt
+    assert files[0].stat().st_mtime_ns == stamp
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    FastBackend(Detector())
+    assert list((tmp_path / "xdg" / "mucalo").glob("fast-muon-tables-*.npz"))
 
 
 def test_bad_inputs_are_config_errors(backend: FastBackend) -> None:

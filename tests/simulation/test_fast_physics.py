@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mucalo.simulation.fast.losses import expected_mean_loss, mass_stopping_power, radiative_b
+from mucalo.errors import ConfigError
+from mucalo.simulation.fast.losses import expected_mean_loss, mass_stopping_power, process_moment, radiative_b
 from mucalo.simulation.fast.material import material_by_name
 from mucalo.simulation.fast.tables import build_tables, transfer_limits
-from mucalo.errors import ConfigError
 
 KINETIC_MEV = np.array([1e5, 1e6, 4e6, 8e6])
 # README table: ioni, brems, pair (Geant4 11.4, single-panel pair quadrature), b_rad (1e-6 cm²/g), loss (GeV)
@@ -84,11 +84,9 @@ def tables(pbwo4):  # type: ignore[no-untyped-def]
     return build_tables(pbwo4, electron_cut=0.842, photon_cut=0.0758)
 
 
-@pytest.mark.parametrize("row, process", [(0, "brems"), (1, "pair"), (2, "photonuclear")])
+@pytest.mark.parametrize(("row", "process"), [(0, "brems"), (1, "pair"), (2, "photonuclear")])
 def test_sampling_tables_reproduce_the_mean_loss(pbwo4, tables, row: int, process: str) -> None:  # type: ignore[no-untyped-def]
     """The transfer CDFs the simulation samples from carry the exact loss (piecewise-uniform bins in x)."""
-    from mucalo.simulation.fast.losses import process_moment  # noqa: PLC0415
-
     for kinetic in (1e5, 1e6, 8e6):
         k = int(np.argmin(np.abs(tables.log_t - np.log(kinetic))))
         node = np.exp(tables.log_t[k])

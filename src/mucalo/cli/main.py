@@ -17,6 +17,7 @@ from mucalo.cli import run as run_cli
 from mucalo.cli import simulate as simulate_cli
 from mucalo.cli import study as study_cli
 from mucalo.cli import train as train_cli
+from mucalo.cli import validate_sim as validate_sim_cli
 from mucalo.cli.common import handle_errors, setup_logging
 
 __all__ = ["app", "main"]
@@ -58,6 +59,7 @@ app.command("run")(run_cli.run)
 app.command("predict")(predict_cli.predict)
 app.command("export")(export_cli.export)
 app.command("study")(study_cli.study)
+app.command("validate-sim")(validate_sim_cli.validate_sim)
 app.add_typer(dataset_cli.app, name="dataset", help="Build, inspect and convert datasets (folds).")
 
 

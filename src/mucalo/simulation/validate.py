@@ -11,6 +11,7 @@ samples, so a reader can tell a real disagreement from the noise of a few hundre
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Sequence
@@ -106,8 +107,8 @@ class MuonSample:
         """The muons ``index`` (in that order) as a new sample."""
         counts = np.diff(self.offsets)[index]
         starts = self.offsets[:-1][index]
-        take = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts, strict=True)] or [[]])
-        take = take.astype(np.int64)
+        pieces = [np.arange(s, s + c, dtype=np.int64) for s, c in zip(starts, counts, strict=True)]
+        take = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
         return MuonSample(
             true_energy=self.true_energy[index],
             charge=self.charge[index],
@@ -199,7 +200,7 @@ def _groups(
             for v in common
         ]
     out = []
-    for lo, hi in zip(bins[:-1], bins[1:], strict=True):
+    for lo, hi in itertools.pairwise(bins):
         ms = (sample_energy >= lo) & (sample_energy < hi)
         mr = (reference_energy >= lo) & (reference_energy < hi)
         if ms.sum() >= _MIN_GROUP and mr.sum() >= _MIN_GROUP:
@@ -304,7 +305,7 @@ def compare(
         raise DataFormatError(msg)
     rng = np.random.default_rng(seed)
     s_stats, r_stats = muon_statistics(s), muon_statistics(r)
-    results = []
+    results: list[dict[str, Any]] = []
     for label, ms, mr in groups:
         sub_s = {k: v[ms] for k, v in s_stats.items()}
         sub_r = {k: v[mr] for k, v in r_stats.items()}
@@ -330,7 +331,10 @@ def compare(
         if expected is not None and loss_s is not None:
             ratio["energy_loss_vs_expected"] = hs["energy_loss_mean"] / expected
             sigma["energy_loss_vs_expected"] = sig_s.get("energy_loss_mean", 0.0) / expected
-            within["energy_loss_vs_expected"] = bool(abs(ratio["energy_loss_vs_expected"] - 1.0) <= 0.03)
+            # the mean of a few hundred muons swings by 10–30 % (radiative tail): compatible within 2σ
+            within["energy_loss_vs_expected"] = bool(
+                abs(ratio["energy_loss_vs_expected"] - 1.0) <= 0.03 + 2.0 * sigma["energy_loss_vs_expected"]
+            )
         if np.isfinite(hs["bend_plus"]) and np.isfinite(hr["bend_plus"]):
             within["bending_sign"] = bool(
                 np.sign(hs["bend_plus"]) == np.sign(hr["bend_plus"])
@@ -415,15 +419,19 @@ def _markdown(report: dict[str, Any]) -> str:
             tol = TARGETS.get(key)
             ok = g["within_target"].get(key)
             ratio_txt = "" if ratio is None else f"{ratio:.3f} ± {g['ratio_sigma'].get(key, 0.0):.3f}"
+            reference = g["reference"].get(key, float("nan"))
+            tol_txt = "" if tol is None else f"±{tol:.0%}"
+            ok_txt = "" if ok is None else ("yes" if ok else "NO")
             lines.append(
-                f"| {name} | {g['sample'][key]:.4g} | {g['reference'].get(key, float('nan')):.4g} | {ratio_txt} "
-                f"| {'' if tol is None else f'±{tol:.0%}'} | {'' if ok is None else ('yes' if ok else 'NO')} |"
+                f"| {name} | {g['sample'][key]:.4g} | {reference:.4g} | {ratio_txt} | {tol_txt} | {ok_txt} |"
             )
         if g["expected_energy_loss"] is not None and "energy_loss_vs_expected" in g["ratio"]:
+            value = g["ratio"]["energy_loss_vs_expected"]
+            error = g["ratio_sigma"]["energy_loss_vs_expected"]
+            ok_txt = "yes" if g["within_target"]["energy_loss_vs_expected"] else "NO"
             lines.append(
                 f"| mean loss / dE/dx expectation ({g['expected_energy_loss']:.4g} GeV) | "
-                f"{g['ratio']['energy_loss_vs_expected']:.3f} ± {g['ratio_sigma']['energy_loss_vs_expected']:.3f} | | | ±3% | "
-                f"{'yes' if g['within_target']['energy_loss_vs_expected'] else 'NO'} |"
+                f"{value:.3f} ± {error:.3f} | | | ±3% (+2σ) | {ok_txt} |"
             )
         if "bending_sign" in g["within_target"]:
             lines.append(
@@ -491,7 +499,7 @@ def _draw_all(
                 label=name,
             )
 
-    layers = np.arange(s_stats["longitudinal"].shape[1]) + 0.5
+    layers = np.arange(s_stats["longitudinal"].shape[1], dtype=np.float64) + 0.5
     lateral_centres = 0.5 * (_LATERAL_BINS_MM[1:] + _LATERAL_BINS_MM[:-1])
     spectrum_centres = 0.5 * (_SPECTRUM_BINS[1:] + _SPECTRUM_BINS[:-1])
     panels("edep.png", edep, "total deposit (GeV)", "density", logy=True)

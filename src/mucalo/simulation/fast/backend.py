@@ -136,7 +136,7 @@ class FastBackend:
         """As :meth:`simulate`, also returning the float64 deposit per muon."""
         energy = np.ascontiguousarray(true_energy, dtype=np.float64)
         n = energy.shape[0]
-        arrays = {
+        arrays: dict[str, npt.NDArray[Any]] = {
             "charge": np.ascontiguousarray(charge, dtype=np.float64),
             "x0": np.ascontiguousarray(x0, dtype=np.float64),
             "y0": np.ascontiguousarray(y0, dtype=np.float64),

@@ -1,10 +1,20 @@
 """Grindhammer–Peters (GFlash) electromagnetic showers in a homogeneous medium (PHYSICS.md §8.1–8.2).
 
-Each shower draws its own longitudinal profile (correlated ln T, ln α), then deposits its energy in
-spots: spot depths follow the spot profile and carry the weight energy-profile/spot-profile; the
-radius of each spot follows the core + tail profile at its depth. A fraction ``halo_fraction`` of
-the energy leaves the spots as soft photons emitted isotropically from spot positions and
-transported by the mini Monte Carlo, which is what populates the halo of low-energy cells.
+Each shower draws its own longitudinal profile (correlated ln T, ln α) and deposits its energy in
+spots. Spot depths follow the spot profile (stratified: one pass over the CDF) and carry the weight
+energy-profile/spot-profile; each spot is a core or a tail spot with the G–P probability at its
+depth, and gets a radius from that component's profile.
+
+Departures from plain GFlash, tuned against the Geant4 reference (PHYSICS.md §8.4, [U]): a cell of
+the sparse periphery would otherwise receive one equal-energy spot of several MeV, where Geant4 has a
+continuum of 0.1–3 MeV deposits from Compton electrons and photo-absorbed photons. So
+
+- spot energies carry Gamma-distributed random factors (``spot_energy_shape``);
+- a tail spot is deposited as ``tail_split`` pieces at independent radii;
+- a fraction ``halo_fraction`` of the spots become soft photons (1/k spectrum) emitted isotropically
+  from the core and replayed from the photon library, which populates the low-energy halo;
+- core spots, which land in cells that receive many, are thinned (``core_spot_fraction``) and
+  weighted up, which keeps the cost per GeV down.
 """
 
 from __future__ import annotations
@@ -170,6 +180,10 @@ def gflash_shower(
             w_sum += w * factor
             n += 1
     # pass 2: place the spots (core or tail radius at their depth) and deposit their energy
+    if n > 0 and w_sum <= 0.0:  # a few spots where the weight underflows: share the energy equally
+        for j in range(n):
+            weight[j] = 1.0
+        w_sum = float(n)
     if n == 0:  # every spot thinned away (a tiny shower): one core spot at the shower maximum
         position[0] = (depth_max / dt) if depth_max / dt < _GRID - 1 else _GRID - 1.5
         weight[0] = 1.0

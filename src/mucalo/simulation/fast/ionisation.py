@@ -78,11 +78,11 @@ def delta_ray_rate(material: Material, kinetic: npt.ArrayLike, cut: float) -> Fl
     ok = t_max > cut
     if np.any(ok):
         tk = t[ok]
-        integral = integrate_log(
-            lambda tr, tk=tk: delta_ray_shape(tk[:, None], tr) / tr,  # dN ∝ shape/T² dT = shape/T dlnT
-            np.full_like(tk, cut),
-            t_max[ok],
-        )
+
+        def per_log_t(tr: FloatArray, tk: FloatArray = tk) -> FloatArray:
+            return delta_ray_shape(tk[:, None], tr) / tr  # dN ∝ shape/T² dT = shape/T dlnT
+
+        integral = integrate_log(per_log_t, np.full_like(tk, cut), t_max[ok])
         out[ok] = _prefactor(material, tk) * integral
     return out.reshape(np.shape(kinetic))
 
@@ -113,11 +113,15 @@ def ionisation_dedx(material: Material, kinetic: npt.ArrayLike, cut: float | Non
     ok = t_up > _RADIATIVE_CORRECTION_MIN
     if np.any(ok):
         tk = t[ok]
-        corr = integrate_log(
-            lambda tr, tk=tk: (
+
+        def radiative_part(tr: FloatArray, tk: FloatArray = tk) -> FloatArray:
+            return np.asarray(
                 delta_ray_shape(tk[:, None], tr)
                 - np.clip(delta_ray_shape_spin_only(tk[:, None], tr), 0.0, None)
-            ),
+            )
+
+        corr = integrate_log(
+            radiative_part,
             np.full_like(tk, _RADIATIVE_CORRECTION_MIN),
             t_up[ok],
         )

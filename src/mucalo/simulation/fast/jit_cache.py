@@ -47,7 +47,7 @@ def refresh_kernel_cache() -> bool:
                 removed += 1
         tmp = cache_dir / f".{_STAMP}.{os.getpid()}"
         tmp.write_text(value)
-        os.replace(tmp, stamp)
+        tmp.replace(stamp)
     except OSError as err:
         logger.debug("numba cache in %s not refreshed: %s", cache_dir, err)
         return False

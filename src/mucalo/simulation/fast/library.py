@@ -30,8 +30,8 @@ from mucalo.simulation.fast.state import C_RECORDED, C_RECORDING, C_STACK, Kerne
 __all__ = [
     "ELECTRON_LIBRARY_MAX_MEV",
     "ELECTRON_LIBRARY_MIN_MEV",
-    "N_HISTORIES",
     "NODES_PER_DECADE",
+    "N_HISTORIES",
     "PHOTON_LIBRARY_MAX_MEV",
     "build_library",
     "empty_library",
@@ -79,7 +79,7 @@ def _add_kind(
     """``library`` extended by the histories of ``kind`` between e_min and e_max (MeV)."""
     index, points, meta = library
     step = math.log(10.0) / NODES_PER_DECADE
-    n_nodes = max(int(math.floor(math.log(e_max / e_min) / step)) + 1, 0) if e_max > e_min else 0
+    n_nodes = max(math.floor(math.log(e_max / e_min) / step) + 1, 0) if e_max > e_min else 0
     ends = np.zeros(n_histories, dtype=np.int64)
     new_index = [index]
     new_points = [points]

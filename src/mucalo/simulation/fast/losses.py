@@ -52,12 +52,11 @@ def _element_moment(
     total = np.zeros_like(kinetic)
     for n_i, el in zip(material.atom_densities_cm3, material.elements, strict=True):
         lo, hi = limits(el.z, kinetic)
-        total += n_i * integrate_log(
-            lambda x, z=el.z, a=el.a: x ** (power + 1) * dcs(z, a, kinetic[:, None], x),
-            lo,
-            np.maximum(hi, lo),
-            panels=panels,
-        )
+
+        def moment(x: FloatArray, z: int = el.z, a: float = el.a) -> FloatArray:
+            return np.asarray(x ** (power + 1) * dcs(z, a, kinetic[:, None], x))
+
+        total += n_i * integrate_log(moment, lo, np.maximum(hi, lo), panels=panels)
     return total
 
 
@@ -140,6 +139,6 @@ def expected_mean_loss(
     for process in processes:
         dedx_mm += mass_stopping_power(material, process, grid) * material.density_g_cm3 / 10.0
     t = kinetic
-    for _ in range(int(round(depth_mm / step_mm))):
+    for _ in range(round(depth_mm / step_mm)):
         t -= float(np.interp(np.log(t), np.log(grid), dedx_mm)) * step_mm
     return kinetic - t

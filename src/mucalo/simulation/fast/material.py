@@ -114,7 +114,7 @@ class Material:
     @property
     def critical_energy_gp_mev(self) -> float:
         """Grindhammer–Peters E_c = 2.66 (X0[g/cm²] Z_eff/A_eff)^1.1, MeV (8.76 for PbWO4)."""
-        return 2.66 * (self.radiation_length_g_cm2 * self.z_eff / self.a_eff) ** 1.1
+        return 2.66 * float((self.radiation_length_g_cm2 * self.z_eff / self.a_eff) ** 1.1)
 
     def describe(self) -> dict[str, object]:
         """JSON-able summary (stored in the shard metadata)."""

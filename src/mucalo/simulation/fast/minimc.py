@@ -44,9 +44,9 @@ __all__ = [
     "isotropic",
     "isotropic_photon",
     "library_replay",
-    "replay_directed",
     "orthonormal_basis",
     "push",
+    "replay_directed",
     "rotate",
     "run_stack",
     "unit_disk",
@@ -70,12 +70,12 @@ def interp_table(table: FloatArray, row: int, log_x: float) -> float:
     n = table.shape[1]
     f = (log_x - table[0, 0]) / (table[0, 1] - table[0, 0])
     if f <= 0.0:
-        return table[row, 0]
+        return float(table[row, 0])
     if f >= n - 1:
-        return table[row, n - 1]
+        return float(table[row, n - 1])
     i = int(f)
     f -= i
-    return table[row, i] + f * (table[row, i + 1] - table[row, i])
+    return float(table[row, i] + f * (table[row, i + 1] - table[row, i]))
 
 
 @numba.njit(cache=True, inline="always")
@@ -196,7 +196,7 @@ def isotropic_photon(
     n_nodes = int(meta[KIND_PHOTON, 2])
     if n_nodes == 0 or counters[C_RECORDING]:
         return False
-    node = int(math.floor((math.log(k) - meta[KIND_PHOTON, 0]) / meta[KIND_PHOTON, 1] + 0.5))
+    node = math.floor((math.log(k) - meta[KIND_PHOTON, 0]) / meta[KIND_PHOTON, 1] + 0.5)
     if node < 0 or node >= n_nodes:
         return False
     n_hist = int(meta[KIND_PHOTON, 3])
@@ -251,7 +251,7 @@ def replay_directed(
     n_nodes = int(meta[kind, 2])
     if n_nodes == 0:
         return False
-    node = int(math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5))
+    node = math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5)
     if node < 0 or node >= n_nodes:
         return False
     n_hist = int(meta[kind, 3])
@@ -291,7 +291,7 @@ def library_replay(
     n_nodes = int(meta[kind, 2])
     if n_nodes == 0:
         return False
-    node = int(math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5))
+    node = math.floor((math.log(energy) - meta[kind, 0]) / meta[kind, 1] + 0.5)
     if node < 0 or node >= n_nodes:
         return False
     rng = s.rng

@@ -15,9 +15,9 @@ __all__ = [
     "exponential",
     "gamma_fast",
     "gamma_variate",
-    "normal_pair",
     "new_state",
     "normal",
+    "normal_pair",
     "poisson",
     "seed_state",
     "uniform",
@@ -143,7 +143,7 @@ def poisson(state: npt.NDArray[np.uint64], mean: float) -> int:
             product *= uniform(state)
             n += 1
         return n
-    n = int(math.floor(mean + math.sqrt(mean) * normal(state) + 0.5))
+    n = math.floor(mean + math.sqrt(mean) * normal(state) + 0.5)
     return max(n, 0)
 
 

@@ -23,7 +23,7 @@ Fields (float64 unless noted; MeV, mm):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
@@ -83,29 +83,48 @@ class KernelStateType(types.StructRef):
     """Numba type of :class:`KernelState`."""
 
     def preprocess_fields(self, fields: Any) -> Any:
-        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)  # type: ignore[no-untyped-call]
 
 
 class KernelState(structref.StructRefProxy):
     """Python handle on the kernels' state (see the module docstring for the fields).
 
-    Python sees the arrays the library builder needs (the same memory the kernels use).
+    Python sees the arrays the library builder needs (the same memory the kernels use); the kernels
+    see every field.
     """
+
+    if TYPE_CHECKING:  # the fields as numba kernels see them
+        params: FloatArray
+        mu_log_t: FloatArray
+        mu_rate: FloatArray
+        mu_dedx: FloatArray
+        mu_cdf: FloatArray
+        photon_table: FloatArray
+        electron_table: FloatArray
+        lib_index: IntArray
+        lib_points: FloatArray
+        lib_meta: FloatArray
+        lib_iso: FloatArray
+        grid: FloatArray
+        touched: IntArray
+        stack: FloatArray
+        scratch: FloatArray
+        rng: npt.NDArray[np.uint64]
 
     @property
     def counters(self) -> IntArray:
         """int64 [4] counters."""
-        return _counters(self)  # type: ignore[no-any-return]
+        return _counters(self)
 
     @property
     def record(self) -> FloatArray:
         """Recorded points [m, 4]."""
-        return _record(self)  # type: ignore[no-any-return]
+        return _record(self)
 
     @property
     def tally(self) -> FloatArray:
         """[escaped, invisible] energy, MeV."""
-        return _tally(self)  # type: ignore[no-any-return]
+        return _tally(self)
 
 
 @numba.njit(cache=True)
@@ -123,7 +142,7 @@ def _tally(s: KernelState) -> FloatArray:
     return s.tally
 
 
-structref.define_proxy(KernelState, KernelStateType, _FIELDS)
+structref.define_proxy(KernelState, KernelStateType, _FIELDS)  # type: ignore[no-untyped-call]
 
 
 def make_state(
@@ -140,7 +159,7 @@ def make_state(
     log_t, rate, dedx, cdf = muon_tables
     lib_index, lib_points, lib_meta = library
     contiguous = np.ascontiguousarray
-    return KernelState(
+    return KernelState(  # type: ignore[no-untyped-call]
         contiguous(params, dtype=np.float64),
         contiguous(log_t, dtype=np.float64),
         contiguous(rate, dtype=np.float64),

@@ -110,7 +110,7 @@ def _mixture_pdf(material: Material, process: str, kinetic: FloatArray, eps: Flo
 
 def build_tables(material: Material, *, electron_cut: float, photon_cut: float) -> MuonTables:
     """Compute the tables from the formulas (a few seconds)."""
-    n_t = int(round((LOG_T_MAX - LOG_T_MIN) / np.log(10.0) * NODES_PER_DECADE)) + 1
+    n_t = round((LOG_T_MAX - LOG_T_MIN) / np.log(10.0) * NODES_PER_DECADE) + 1
     log_t = np.linspace(LOG_T_MIN, LOG_T_MAX, n_t)
     kinetic = np.exp(log_t)
     z_min = min(el.z for el in material.elements)

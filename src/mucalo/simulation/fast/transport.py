@@ -89,7 +89,7 @@ def _sample_x(cdf_row: FloatArray, u: float) -> float:
             hi = mid
     width = cdf_row[hi] - cdf_row[lo]
     f = (u - cdf_row[lo]) / width if width > 0.0 else 0.5
-    return (lo + f) / (cdf_row.shape[0] - 1)
+    return float((lo + f) / (cdf_row.shape[0] - 1))
 
 
 @numba.njit(cache=True, inline="always")
@@ -258,7 +258,7 @@ def _interact(
         visible = p[P_HAD_VIS] * transfer
         s.tally[TALLY_INVISIBLE] += transfer - visible
         _secondary(s, KIND_ELECTRON, visible, x, y, z, ux, uy, uz)
-    return transfer
+    return float(transfer)
 
 
 @numba.njit(cache=True, inline="always")
