@@ -104,7 +104,7 @@ def _deep_copy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in data.items()}
 
 
-def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str) -> T:
+def from_dict(cls: type[T], data: Mapping[str, Any] | T | None, *, where: str) -> T:
     """Build dataclass ``cls`` from a mapping, strictly: unknown keys and wrong types are errors.
 
     Nested dataclass fields take nested mappings; absent keys keep the dataclass defaults.

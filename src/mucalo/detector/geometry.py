@@ -115,7 +115,10 @@ class Detector:
         """(layer, ix, iy) of flat cell indices; raises if an index is outside the grid."""
         cell_a = np.asarray(cell, dtype=np.int64)
         if cell_a.size and (cell_a.min() < 0 or cell_a.max() >= self.n_cells):
-            msg = f"cell: expected indices in [0, {self.n_cells}), got values in [{cell_a.min()}, {cell_a.max()}]"
+            msg = (
+                f"cell: expected indices in [0, {self.n_cells}), "
+                f"got values in [{cell_a.min()}, {cell_a.max()}]"
+            )
             raise ConfigError(msg)
         per_layer = self.n_cells_x * self.n_cells_y
         return cell_a // per_layer, (cell_a // self.n_cells_y) % self.n_cells_x, cell_a % self.n_cells_y
@@ -123,7 +126,8 @@ class Detector:
     def cell_centre(self, cell: npt.ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Cell-centre (x, y, z) in mm of flat cell indices; z is measured from the front face."""
         layer, ix, iy = self.unflatten(cell)
-        return self.x_centre(ix), self.y_centre(iy), (layer + 0.5) * self.layer_depth_mm
+        z = np.asarray((layer + 0.5) * self.layer_depth_mm, dtype=np.float64)
+        return self.x_centre(ix), self.y_centre(iy), z
 
     def x_centre(self, ix: npt.ArrayLike) -> FloatArray:
         """x of the centre of column ix, mm (−58.125 … +58.125 for the default grid)."""

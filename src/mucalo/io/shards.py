@@ -276,7 +276,7 @@ class Shard:
         if not self.has_features:
             return None
         with h5py.File(self.path, "r") as f:
-            return f["features/values"][:]
+            return np.asarray(f["features/values"][:], dtype=np.float32)
 
 
 def _json_attr(f: h5py.File, key: str, where: Path) -> dict[str, Any]:
@@ -386,7 +386,7 @@ class ShardSet:
         if missing:
             msg = f"{missing[0]}: no /features/values (run `mucalo features` on it first)"
             raise MissingDataError(msg)
-        return np.concatenate([s.features() for s in self.shards])  # type: ignore[misc]
+        return np.concatenate([s.features() for s in self.shards])
 
     @property
     def feature_names(self) -> list[str] | None:
