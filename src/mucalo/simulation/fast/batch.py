@@ -16,6 +16,26 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
+#: Collect a muon's cells by scanning the whole grid once it touched more than 1/this of them
+#: (sorting 2,500 cells costs ~80 µs, scanning 51,200 ~6 µs).
+_DENSE_SCAN_RATIO = 64
+
+
+@numba.njit(cache=True, inline="always")
+def _emit(
+    grid: FloatArray, cells: IntArray, energies: npt.NDArray[np.float32], c: int, total: float, used: int
+) -> tuple[float, int]:
+    """Move cell c of the grid to the output (GeV, float32); returns the updated sum and count."""
+    value = grid[c]
+    grid[c] = 0.0
+    rounded = np.float32(value * 1e-3)
+    if rounded > 0.0:  # float32 underflow would store a zero; never happens for keV deposits
+        cells[used] = c
+        energies[used] = rounded
+        used += 1
+    return total + value, used
+
+
 @numba.njit(cache=True)
 def simulate_batch(
     s: KernelState,
@@ -40,6 +60,7 @@ def simulate_batch(
     """
     n = true_energy.shape[0]
     grid = s.grid
+    n_cells = grid.shape[0]
     touched = s.touched
     counters = s.counters
     tally = s.tally
@@ -67,17 +88,14 @@ def simulate_batch(
             new_energies[:used] = energies[:used]
             cells = new_cells
             energies = new_energies
-        order = np.sort(touched[:hits])
         total = 0.0
-        for c in order:
-            value = grid[c]
-            grid[c] = 0.0
-            total += value
-            rounded = np.float32(value * 1e-3)
-            if rounded > 0.0:  # float32 underflow would store a zero; never happens for keV deposits
-                cells[used] = c
-                energies[used] = rounded
-                used += 1
+        if hits * _DENSE_SCAN_RATIO > n_cells:  # scanning the grid is cheaper than sorting the list
+            for c in range(n_cells):
+                if grid[c] != 0.0:
+                    total, used = _emit(grid, cells, energies, c, total, used)
+        else:
+            for c in np.sort(touched[:hits]):
+                total, used = _emit(grid, cells, energies, c, total, used)
         offsets[i + 1] = used
         energy_loss[i] = (kinetic - exit_kinetic) * 1e-3
         escaped[i] = (tally[TALLY_ESCAPED] + tally[TALLY_INVISIBLE]) * 1e-3

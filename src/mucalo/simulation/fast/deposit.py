@@ -35,11 +35,15 @@ from mucalo.simulation.fast.state import (
 __all__ = [
     "PIECE_MM",
     "add_to_cell",
+    "cell_at",
+    "cell_index",
     "cell_of",
     "deposit_point",
     "deposit_segment",
     "deposit_track",
     "escape",
+    "geometry",
+    "grid_add",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -57,21 +61,46 @@ def cell_of(s: KernelState, x: float, y: float, z: float) -> int:
     return cell_index(s.params, x, y, z)
 
 
+Geometry = tuple[float, float, float, float, float, int, int, int]
+
+
+@numba.njit(cache=True, inline="always")
+def geometry(p: FloatArray) -> Geometry:
+    """The grid constants of params ``p`` as a tuple, for :func:`cell_at`.
+
+    Hot loops read them once: LLVM cannot keep ``p[...]`` in registers across stores into the
+    grid (numba arrays may alias), and reloading and converting them per point costs ~10 ns.
+    """
+    return (
+        p[P_HALF_X],
+        p[P_HALF_Y],
+        p[P_DEPTH],
+        p[P_INV_PITCH],
+        p[P_INV_LAYER],
+        int(p[P_NX]),
+        int(p[P_NY]),
+        int(p[P_NL]),
+    )
+
+
+@numba.njit(cache=True, inline="always")
+def cell_at(g: Geometry, x: float, y: float, z: float) -> int:
+    """Flat cell index of the point for the grid constants ``g`` (:func:`geometry`), or −1 outside."""
+    hx, hy, depth, inv_pitch, inv_layer, nx, ny, nl = g
+    if z < 0.0 or z >= depth:
+        return -1
+    if not (-hx <= x < hx) or not (-hy <= y < hy):
+        return -1
+    ix = min(int((x + hx) * inv_pitch), nx - 1)
+    iy = min(int((y + hy) * inv_pitch), ny - 1)
+    layer = min(int(z * inv_layer), nl - 1)
+    return (layer * nx + ix) * ny + iy
+
+
 @numba.njit(cache=True, inline="always")
 def cell_index(p: FloatArray, x: float, y: float, z: float) -> int:
     """Flat cell index of the point for the geometry in params ``p``, or −1 outside the block."""
-    if z < 0.0 or z >= p[P_DEPTH]:
-        return -1
-    hx = p[P_HALF_X]
-    hy = p[P_HALF_Y]
-    if not (-hx <= x < hx) or not (-hy <= y < hy):
-        return -1
-    nx = int(p[P_NX])
-    ny = int(p[P_NY])
-    ix = min(int((x + hx) * p[P_INV_PITCH]), nx - 1)
-    iy = min(int((y + hy) * p[P_INV_PITCH]), ny - 1)
-    layer = min(int(z * p[P_INV_LAYER]), int(p[P_NL]) - 1)
-    return (layer * nx + ix) * ny + iy
+    return cell_at(geometry(p), x, y, z)
 
 
 @numba.njit(cache=True, inline="always")
@@ -88,10 +117,16 @@ def add_to_cell(s: KernelState, cell: int, energy: float) -> None:
 
 @numba.njit(cache=True, inline="always")
 def grid_add(grid: FloatArray, touched: IntArray, counters: IntArray, cell: int, energy: float) -> None:
-    """:func:`add_to_cell` on the arrays themselves (hot loops hoist them out of the state)."""
+    """:func:`add_to_cell` on the arrays themselves, for single deposits.
+
+    Loops over many deposits write these lines out instead, with the list length in a local
+    that is stored back once: a call that passes arrays costs ~20 ns even when inlined (numba
+    reference-counts array arguments around it), four times the cost of the deposit itself.
+    """
+    n_touched = counters[C_TOUCHED]
     if grid[cell] == 0.0:
-        touched[counters[C_TOUCHED]] = cell
-        counters[C_TOUCHED] += 1
+        touched[n_touched] = cell
+        counters[C_TOUCHED] = n_touched + 1
     grid[cell] += energy
 
 
@@ -148,28 +183,40 @@ def deposit_segment(
             f = i + 0.5
             _record(s, x0 + f * dx, y0 + f * dy, z0 + f * dz, piece)
         return
-    p = s.params
+    g = geometry(s.params)
     grid = s.grid
     touched = s.touched
-    tally = s.tally
+    n_touched = counters[C_TOUCHED]
+    escaped = 0.0
     last = -2
     pending = 0.0
     for i in range(n):
         f = i + 0.5
-        cell = cell_index(p, x0 + f * dx, y0 + f * dy, z0 + f * dz)
+        cell = cell_at(g, x0 + f * dx, y0 + f * dy, z0 + f * dz)
         if cell != last:  # consecutive pieces mostly share a cell: add them in one go
             if pending > 0.0:
                 if last < 0:
-                    tally[TALLY_ESCAPED] += pending
+                    escaped += pending
                 else:
-                    grid_add(grid, touched, counters, last, pending)
+                    value = grid[last]
+                    if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                        touched[n_touched] = last
+                        n_touched += 1
+                    grid[last] = value + pending
             last = cell
             pending = 0.0
         pending += piece
     if last < 0:
-        tally[TALLY_ESCAPED] += pending
+        escaped += pending
     else:
-        grid_add(grid, touched, counters, last, pending)
+        value = grid[last]
+        if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+            touched[n_touched] = last
+            n_touched += 1
+        grid[last] = value + pending
+    counters[C_TOUCHED] = n_touched
+    if escaped > 0.0:
+        s.tally[TALLY_ESCAPED] += escaped
 
 
 @numba.njit(cache=True, inline="always")
@@ -212,6 +259,8 @@ def deposit_track(
     per_mm = energy / length
     left = energy
     done = 0.0
+    g = geometry(p)
+    n_touched = counters[C_TOUCHED]
     while left > 0.0:
         xs = x0 + ux * done
         ys = y0 + uy * done
@@ -224,11 +273,16 @@ def deposit_track(
         )
         step = max(step, 1e-9)
         h = 0.5 * step
-        cell = cell_index(p, xs + ux * h, ys + uy * h, zs + uz * h)
+        cell = cell_at(g, xs + ux * h, ys + uy * h, zs + uz * h)
         done += step
         share = left if done >= length else min(per_mm * step, left)  # the last piece takes the rounding
         left -= share
         if cell < 0:
             tally[TALLY_ESCAPED] += share
         else:
-            grid_add(grid, touched, counters, cell, share)
+            value = grid[cell]
+            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                touched[n_touched] = cell
+                n_touched += 1
+            grid[cell] = value + share
+    counters[C_TOUCHED] = n_touched

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from mucalo.simulation.fast.deposit import cell_index, deposit_point, grid_add
+from mucalo.simulation.fast.deposit import cell_at, deposit_point, geometry
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
@@ -48,7 +48,7 @@ from mucalo.simulation.fast.params import (
     P_ZEFF,
 )
 from mucalo.simulation.fast.rng import gamma_variate, normal, uniform
-from mucalo.simulation.fast.state import C_RECORDING, C_STACK, TALLY_ESCAPED, KernelState
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, C_TOUCHED, TALLY_ESCAPED, KernelState
 
 __all__ = ["gflash_shower"]
 
@@ -202,6 +202,9 @@ def gflash_shower(
     lib_index = s.lib_index
     lib_iso = s.lib_iso
     lib_meta = s.lib_meta
+    geo = geometry(p)
+    n_touched = counters[C_TOUCHED]
+    escaped = 0.0
     for j in range(n):
         g = position[j]
         i = min(int(g), _GRID - 2)
@@ -228,6 +231,7 @@ def gflash_shower(
         sz = z + along * uz + c * e1z + d * e2z
         e_spot = weight[j] * e_scale
         if kind == 2.0:  # the spot's energy leaves the core as soft photons
+            counters[C_TOUCHED] = n_touched  # the replays below keep the list themselves
             left = e_spot
             while left > 0.0:
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
@@ -239,11 +243,19 @@ def gflash_shower(
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
             if counters[C_STACK] > 2048:  # photons beyond the library wait on the stack; keep it short
                 run_stack(s)
+            n_touched = counters[C_TOUCHED]
         elif recording:
             deposit_point(s, sx, sy, sz, e_spot)
         else:
-            cell = cell_index(p, sx, sy, sz)
+            cell = cell_at(geo, sx, sy, sz)
             if cell < 0:
-                tally[TALLY_ESCAPED] += e_spot
+                escaped += e_spot
             else:
-                grid_add(grid, touched, counters, cell, e_spot)
+                value = grid[cell]
+                if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                    touched[n_touched] = cell
+                    n_touched += 1
+                grid[cell] = value + e_spot
+    counters[C_TOUCHED] = n_touched
+    if escaped > 0.0:
+        tally[TALLY_ESCAPED] += escaped

@@ -25,16 +25,16 @@ import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ELECTRON_MASS
 from mucalo.simulation.fast.deposit import (
-    cell_index,
+    cell_at,
     cell_of,
     deposit_point,
     deposit_segment,
     escape,
-    grid_add,
+    geometry,
 )
 from mucalo.simulation.fast.params import P_BREMS_KMIN, P_DETOUR, P_PHOTON_LOCAL, P_X0
 from mucalo.simulation.fast.rng import exponential, uniform
-from mucalo.simulation.fast.state import C_RECORDING, C_STACK, TALLY_ESCAPED, KernelState
+from mucalo.simulation.fast.state import C_RECORDING, C_STACK, C_TOUCHED, TALLY_ESCAPED, KernelState
 
 __all__ = [
     "KIND_ELECTRON",
@@ -209,16 +209,26 @@ def isotropic_photon(
     sy = 1.0 if (flips & 2) == 0 else -1.0
     sz = sx * sy  # proper rotations only: an even number of sign flips
     offset = index[first]
+    g = geometry(p)
+    n_touched = counters[C_TOUCHED]
+    escaped = 0.0
     for i in range(index[h] - offset, index[h + 1] - offset):
         a = iso[i, shift]
         b = iso[i, (shift + 1) % 3]
         c = iso[i, (shift + 2) % 3]
         e = iso[i, 3] * k
-        cell = cell_index(p, x + sx * a, y + sy * b, z + sz * c)
+        cell = cell_at(g, x + sx * a, y + sy * b, z + sz * c)
         if cell < 0:
-            tally[TALLY_ESCAPED] += e
+            escaped += e
         else:
-            grid_add(grid, touched, counters, cell, e)
+            value = grid[cell]
+            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                touched[n_touched] = cell
+                n_touched += 1
+            grid[cell] = value + e
+    counters[C_TOUCHED] = n_touched
+    if escaped > 0.0:
+        tally[TALLY_ESCAPED] += escaped
     return True
 
 
@@ -261,19 +271,29 @@ def replay_directed(
     c, sn = unit_disk(rng)  # a random azimuth of the history around u
     ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
     bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+    g = geometry(p)
+    n_touched = counters[C_TOUCHED]
+    escaped = 0.0
     for i in range(index[h], index[h + 1]):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         e = points[i, 3] * scale
-        cell = cell_index(
-            p,
+        cell = cell_at(
+            g,
             x + px * ax + py * bx + pz * ux,
             y + px * ay + py * by + pz * uy,
             z + px * az + py * bz + pz * uz,
         )
         if cell < 0:
-            tally[TALLY_ESCAPED] += e
+            escaped += e
         else:
-            grid_add(grid, touched, counters, cell, e)
+            value = grid[cell]
+            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                touched[n_touched] = cell
+                n_touched += 1
+            grid[cell] = value + e
+    counters[C_TOUCHED] = n_touched
+    if escaped > 0.0:
+        tally[TALLY_ESCAPED] += escaped
     return True
 
 
