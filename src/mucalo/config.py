@@ -29,6 +29,7 @@ __all__ = [
     "from_dict",
     "list_presets",
     "load_preset",
+    "merge_mappings",
     "read_yaml",
 ]
 
@@ -97,6 +98,18 @@ def apply_overrides(data: dict[str, Any], sets: Sequence[str], *, where: str = "
                 raise ConfigError(msg)
             node = child
         node[parts[-1]] = value
+    return out
+
+
+def merge_mappings(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``update`` merged in, section by section (nested mappings merge)."""
+    out = dict(base)
+    for key, value in update.items():
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = merge_mappings(current, value)
+        else:
+            out[key] = value
     return out
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_runs import TinyRun, build_hybrid_run, build_tiny_run
+from cli_runs import build_hybrid_run
+
+from run_fixtures import TinyRun, build_tiny_run
 
 
 @pytest.fixture(autouse=True)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from cli_runs import TinyRun, invoke
+from cli_runs import invoke
 
 from mucalo.cli.common import setup_logging
 from mucalo.cli.evaluate import evaluate
 from mucalo.evaluation.run_importance import run_importance
 from mucalo.training import load_run
+from run_fixtures import TinyRun
 
 app = typer.Typer()
 

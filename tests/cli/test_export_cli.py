@@ -10,12 +10,13 @@ import onnxruntime
 import pytest
 import torch
 import typer
-from cli_runs import TinyRun, invoke
+from cli_runs import invoke
 
 from mucalo.cli.common import setup_logging
 from mucalo.cli.export import export
 from mucalo.data import make_loader, open_dataset
 from mucalo.training import load_run
+from run_fixtures import TinyRun
 
 app = typer.Typer()
 

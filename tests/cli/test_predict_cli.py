@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 import typer
-from cli_runs import TinyRun, invoke
+from cli_runs import invoke
 
 from mucalo.cli.common import setup_logging
 from mucalo.cli.predict import predict
@@ -21,6 +21,7 @@ from mucalo.evaluation import BiasCorrection, EvaluationConfig
 from mucalo.evaluation.predict import predict_run
 from mucalo.evaluation.run_inputs import save_bias_correction
 from mucalo.training import load_run
+from run_fixtures import TinyRun
 
 app = typer.Typer()
 

@@ -9,39 +9,11 @@ import numpy as np
 import pytest
 
 from mucalo.data import MucaloDataset, build_dataset, open_dataset
+from mucalo.features import FEATURE_NAMES as PUBLISHED_NAMES
 from mucalo.io.shards import ShardSet, add_features
 
 #: the published column names (reference-code-notes §3.2), so exported files look like the authors'
-FEATURE_NAMES = [
-    "eabove",
-    "rmom",
-    "rmom1",
-    "r2m",
-    "r2m1",
-    "r2m2",
-    "r2m3",
-    "r2m4",
-    "r2m5",
-    "nclu",
-    "ncellmax",
-    "eclumax",
-    "maxdepthx",
-    "maxdepthy",
-    "maxdepthz",
-    "epercell",
-    "avgcells",
-    "nclu1",
-    "ncellmax1",
-    "eclumax1",
-    "epercell1",
-    "avgcells_off_trk",
-    "ymom",
-    "xmom",
-    "emeas",
-    "maxsum",
-    "eb1",
-    "ea1",
-]
+FEATURE_NAMES = list(PUBLISHED_NAMES)
 
 
 def simple_features(path: Path) -> np.ndarray:

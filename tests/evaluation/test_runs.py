@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from run_fixture import TinyRun, build_tiny_run
 
 from mucalo.data import open_dataset
 from mucalo.errors import ConfigError
@@ -22,6 +21,7 @@ from mucalo.evaluation.run_importance import run_importance
 from mucalo.evaluation.run_inputs import load_bias_correction, validation_plan
 from mucalo.evaluation.runs import evaluate_run
 from mucalo.training import load_run
+from run_fixtures import TinyRun, build_tiny_run
 
 #: Binning for 30 validation muons: the paper's 39 fit bins would leave most bins empty.
 TINY = EvaluationConfig(fit_bins=6, resolution_bins=4, fit_bootstrap=20, metric_bootstrap=4)

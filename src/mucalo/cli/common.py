@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 
-from mucalo.config import apply_overrides, from_dict, load_preset, read_yaml
+from mucalo.config import apply_overrides, from_dict, load_preset, merge_mappings, read_yaml
 from mucalo.errors import ConfigError, MucaloError
 
 __all__ = ["emit_json", "handle_errors", "load_section", "setup_logging"]
@@ -78,26 +78,16 @@ def load_section(
     data: dict[str, Any] = {}
     if preset is not None:
         loaded, _ = load_preset(preset)
-        data = _merge(data, loaded.get(section, {}))
+        data = merge_mappings(data, loaded.get(section, {}))
     if config_file is not None:
         loaded = read_yaml(config_file)
-        data = _merge(data, loaded.get(section, loaded) if section in loaded else loaded)
+        data = merge_mappings(data, loaded.get(section, loaded) if section in loaded else loaded)
     for key, value in (cli_values or {}).items():
         if value is not None:
             data = apply_overrides(data, [f"{key}={json.dumps(value)}"])
     local = [s.removeprefix(f"{section}.") for s in sets]
     data = apply_overrides(data, local)
     return from_dict(cls, data, where=section)
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def emit_json(data: Any) -> None:

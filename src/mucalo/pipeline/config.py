@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mucalo.config import from_dict
+from mucalo.config import from_dict, merge_mappings
 from mucalo.data import DatasetConfig
 from mucalo.detector import Gun
 from mucalo.errors import ConfigError
@@ -102,7 +102,7 @@ class PipelineConfig:
 
     def train_config(self, entry: ModelEntry) -> TrainConfig:
         """The resolved training settings of one model: shared section ← the model's overrides."""
-        merged = _merge(self.train, entry.train)
+        merged = merge_mappings(self.train, entry.train)
         return from_dict(TrainConfig, merged, where=f"models[{entry.name}].train")
 
     @property
@@ -110,13 +110,3 @@ class PipelineConfig:
         """The model whose report is the job's report."""
         name = self.evaluate.main_model or self.models[-1].name
         return next(m for m in self.models if m.name == name)
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out

@@ -1,6 +1,6 @@
 """A tiny trained run on real Geant4 muons, for the end-to-end tests of evaluate, predict and export.
 
-``tests/cli/cli_runs.py`` repeats this builder (test directories cannot share a helper here).
+Shared by tests/evaluation and tests/cli (tests/ is on the import path through tests/conftest.py).
 """
 
 from __future__ import annotations
