@@ -29,7 +29,7 @@ def setup_logging(verbose: int = 0, *, quiet: bool = False, log_file: Path | Non
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    stream = logging.StreamHandler(sys.stderr)
+    stream = _CurrentStderr()
     stream.setLevel(level)
     stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root.addHandler(stream)
@@ -39,6 +39,18 @@ def setup_logging(verbose: int = 0, *, quiet: bool = False, log_file: Path | Non
         handler.setLevel(logging.DEBUG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners and notebooks swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # the stream is always the current sys.stderr
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
