@@ -29,7 +29,6 @@ from mucalo.simulation.fast.deposit import cell_at, deposit_point, geometry
 from mucalo.simulation.fast.minimc import (
     KIND_PHOTON,
     isotropic,
-    isotropic_photon,
     orthonormal_basis,
     push,
     run_stack,
@@ -202,6 +201,14 @@ def gflash_shower(
     lib_index = s.lib_index
     lib_iso = s.lib_iso
     lib_meta = s.lib_meta
+    # the photon library's constants, read once: the halo photons replay inline (isotropic_photon
+    # written out), as a call passing the library arrays costs ~100 ns against a few points each
+    n_photon_nodes = 0 if recording else int(lib_meta[KIND_PHOTON, 2])  # none: photons go on the stack
+    photon_ln_e0 = lib_meta[KIND_PHOTON, 0]
+    photon_ln_step = lib_meta[KIND_PHOTON, 1]
+    photon_n_hist = int(lib_meta[KIND_PHOTON, 3])
+    photon_first = int(lib_meta[KIND_PHOTON, 4])
+    iso_offset = lib_index[photon_first]
     geo = geometry(p)
     n_touched = counters[C_TOUCHED]
     escaped = 0.0
@@ -231,19 +238,54 @@ def gflash_shower(
         sz = z + along * uz + c * e1z + d * e2z
         e_spot = weight[j] * e_scale
         if kind == 2.0:  # the spot's energy leaves the core as soft photons
-            counters[C_TOUCHED] = n_touched  # the replays below keep the list themselves
             left = e_spot
             while left > 0.0:
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
                 left -= k
-                if not isotropic_photon(
-                    lib_index, lib_iso, lib_meta, p, grid, touched, counters, tally, state, k, sx, sy, sz
-                ):
+                # minimc.isotropic_photon, written out (same draws, same sums)
+                node = math.floor((math.log(k) - photon_ln_e0) / photon_ln_step + 0.5)
+                if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
                     vx, vy, vz = isotropic(state)
+                    counters[C_TOUCHED] = n_touched  # a full stack deposits in place
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
+                    n_touched = counters[C_TOUCHED]
+                    continue
+                h = (
+                    photon_first
+                    + node * photon_n_hist
+                    + min(int(uniform(state) * photon_n_hist), photon_n_hist - 1)
+                )
+                symmetry = min(int(uniform(state) * 12.0), 11)
+                axis_a = symmetry % 3
+                axis_b = (axis_a + 1) % 3
+                axis_c = (axis_a + 2) % 3
+                flips = symmetry // 3
+                sign_a = 1.0 if (flips & 1) == 0 else -1.0
+                sign_b = 1.0 if (flips & 2) == 0 else -1.0
+                sign_c = sign_a * sign_b  # proper rotations only: an even number of sign flips
+                photon_escaped = 0.0
+                for i_point in range(lib_index[h] - iso_offset, lib_index[h + 1] - iso_offset):
+                    e_point = lib_iso[i_point, 3] * k
+                    cell = cell_at(
+                        geo,
+                        sx + sign_a * lib_iso[i_point, axis_a],
+                        sy + sign_b * lib_iso[i_point, axis_b],
+                        sz + sign_c * lib_iso[i_point, axis_c],
+                    )
+                    if cell < 0:
+                        photon_escaped += e_point
+                    else:
+                        value = grid[cell]
+                        if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
+                            touched[n_touched] = cell
+                            n_touched += 1
+                        grid[cell] = value + e_point
+                if photon_escaped > 0.0:
+                    tally[TALLY_ESCAPED] += photon_escaped
             if counters[C_STACK] > 2048:  # photons beyond the library wait on the stack; keep it short
+                counters[C_TOUCHED] = n_touched
                 run_stack(s)
-            n_touched = counters[C_TOUCHED]
+                n_touched = counters[C_TOUCHED]
         elif recording:
             deposit_point(s, sx, sy, sz, e_spot)
         else:
