@@ -201,8 +201,10 @@ def gflash_shower(
     lib_index = s.lib_index
     lib_iso = s.lib_iso
     lib_meta = s.lib_meta
-    # the photon library's constants, read once: the halo photons replay inline (isotropic_photon
-    # written out), as a call passing the library arrays costs ~100 ns against a few points each
+    # the photon library's constants, read once: the halo photons replay inline, as a call passing
+    # the library arrays costs ~100 ns against a few points each. A halo photon replays one of the
+    # pre-rotated histories (lib_iso) with one of 12 proper cube symmetries (a cyclic permutation of
+    # the axes and an even number of sign flips) on top of its random orientation.
     n_photon_nodes = 0 if recording else int(lib_meta[KIND_PHOTON, 2])  # none: photons go on the stack
     photon_ln_e0 = lib_meta[KIND_PHOTON, 0]
     photon_ln_step = lib_meta[KIND_PHOTON, 1]
@@ -242,7 +244,7 @@ def gflash_shower(
             while left > 0.0:
                 k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
                 left -= k
-                # minimc.isotropic_photon, written out (same draws, same sums)
+                # replay from the photon library (see above)
                 node = math.floor((math.log(k) - photon_ln_e0) / photon_ln_step + 0.5)
                 if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
                     vx, vy, vz = isotropic(state)

@@ -42,7 +42,6 @@ __all__ = [
     "KIND_POSITRON",
     "interp_table",
     "isotropic",
-    "isotropic_photon",
     "library_replay",
     "orthonormal_basis",
     "push",
@@ -168,68 +167,6 @@ def _compton(rng: State, k: float) -> tuple[float, float]:
         sin2 = one_minus_cos * (2.0 - one_minus_cos)
         if 1.0 - eps * sin2 / (1.0 + eps_sq) >= uniform(rng):
             return eps, 1.0 - one_minus_cos
-
-
-@numba.njit(cache=True, inline="always")
-def isotropic_photon(
-    index: IntArray,
-    iso: FloatArray,
-    meta: FloatArray,
-    p: FloatArray,
-    grid: FloatArray,
-    touched: IntArray,
-    counters: IntArray,
-    tally: FloatArray,
-    rng: State,
-    k: float,
-    x: float,
-    y: float,
-    z: float,
-) -> bool:
-    """Replay a photon of energy k emitted isotropically at (x, y, z); False if k is outside the library.
-
-    Takes the arrays themselves (hot loops hoist them out of the state once; loading a StructRef
-    field costs a reference-count round trip). The pre-rotated histories (``lib_iso``) get one of 12
-    proper cube symmetries (a cyclic permutation of the axes and an even number of sign flips) on top
-    of their random orientation.
-    """
-    n_nodes = int(meta[KIND_PHOTON, 2])
-    if n_nodes == 0 or counters[C_RECORDING]:
-        return False
-    node = math.floor((math.log(k) - meta[KIND_PHOTON, 0]) / meta[KIND_PHOTON, 1] + 0.5)
-    if node < 0 or node >= n_nodes:
-        return False
-    n_hist = int(meta[KIND_PHOTON, 3])
-    first = int(meta[KIND_PHOTON, 4])
-    h = first + node * n_hist + min(int(uniform(rng) * n_hist), n_hist - 1)
-    symmetry = min(int(uniform(rng) * 12.0), 11)
-    shift = symmetry % 3
-    flips = symmetry // 3
-    sx = 1.0 if (flips & 1) == 0 else -1.0
-    sy = 1.0 if (flips & 2) == 0 else -1.0
-    sz = sx * sy  # proper rotations only: an even number of sign flips
-    offset = index[first]
-    g = geometry(p)
-    n_touched = counters[C_TOUCHED]
-    escaped = 0.0
-    for i in range(index[h] - offset, index[h + 1] - offset):
-        a = iso[i, shift]
-        b = iso[i, (shift + 1) % 3]
-        c = iso[i, (shift + 2) % 3]
-        e = iso[i, 3] * k
-        cell = cell_at(g, x + sx * a, y + sy * b, z + sz * c)
-        if cell < 0:
-            escaped += e
-        else:
-            value = grid[cell]
-            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                touched[n_touched] = cell
-                n_touched += 1
-            grid[cell] = value + e
-    counters[C_TOUCHED] = n_touched
-    if escaped > 0.0:
-        tally[TALLY_ESCAPED] += escaped
-    return True
 
 
 @numba.njit(cache=True, inline="always")
