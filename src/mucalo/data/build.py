@@ -22,10 +22,11 @@ from mucalo.data.config import DatasetConfig
 from mucalo.data.folds import assign_folds, fold_order
 from mucalo.data.standardisation import Standardisation, compute_standardisation
 from mucalo.data.store import DATA_FILE, DATASET_FORMAT, FORMAT_VERSION, METADATA_FILE
-from mucalo.data.writer import atomic_dir, check_new, hit_maps, versions, write_arrays
+from mucalo.data.writer import atomic_dir, check_new, hit_maps, write_arrays
 from mucalo.errors import DataFormatError, MissingDataError
 from mucalo.io.atomic import write_json_atomic
 from mucalo.io.shards import Shard, ShardSet
+from mucalo.provenance import versions
 
 __all__ = ["build_dataset"]
 

@@ -17,9 +17,10 @@ import numpy as np
 
 from mucalo.data.lumin import LuminDataset
 from mucalo.data.store import DATA_FILE, DATASET_FORMAT, FORMAT_VERSION, METADATA_FILE
-from mucalo.data.writer import atomic_dir, check_new, hit_maps, versions, write_arrays
+from mucalo.data.writer import atomic_dir, check_new, hit_maps, write_arrays
 from mucalo.errors import MissingDataError
 from mucalo.io.atomic import write_json_atomic
+from mucalo.provenance import versions
 
 __all__ = ["import_lumin"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +13,10 @@ import h5py
 import numpy as np
 import numpy.typing as npt
 
-from mucalo import __version__
 from mucalo.data.store import DATASET_FORMAT, FORMAT_VERSION
 from mucalo.errors import ConfigError
 
-__all__ = ["atomic_dir", "check_new", "hit_maps", "versions", "write_arrays"]
+__all__ = ["atomic_dir", "check_new", "hit_maps", "write_arrays"]
 
 
 def check_new(out: Path, *, overwrite: bool) -> None:
@@ -26,16 +24,6 @@ def check_new(out: Path, *, overwrite: bool) -> None:
     if out.exists() and not overwrite:
         msg = f"{out}: exists already (pass overwrite=True / --overwrite to replace it)"
         raise ConfigError(msg)
-
-
-def versions() -> dict[str, str]:
-    """Versions recorded in ``dataset.json``."""
-    return {
-        "mucalo": __version__,
-        "numpy": np.__version__,
-        "h5py": h5py.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def write_arrays(path: Path, arrays: dict[str, npt.NDArray[Any]], *, n_hits: int) -> None:

@@ -12,7 +12,6 @@ leaves a half-written checkpoint. Everything is stored as tensors and plain Pyth
 from __future__ import annotations
 
 import os
-import platform
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mucalo import __version__
 from mucalo.errors import CheckpointError, MissingDataError
 from mucalo.io.atomic import atomic_path
+from mucalo.provenance import versions
 
 __all__ = [
     "BEST_KEYS",
@@ -33,7 +32,6 @@ __all__ = [
     "load_checkpoint",
     "restore_rng",
     "save_checkpoint",
-    "versions",
 ]
 
 #: Version of the checkpoint layout; a different one is refused on resume.
@@ -70,16 +68,6 @@ BEST_KEYS = frozenset(
         "versions",
     }
 )
-
-
-def versions() -> dict[str, str]:
-    """Versions of what produced a file (mucalo, torch, numpy, Python)."""
-    return {
-        "mucalo": __version__,
-        "torch": str(torch.__version__),
-        "numpy": str(np.__version__),
-        "python": platform.python_version(),
-    }
 
 
 def capture_rng() -> dict[str, Any]:

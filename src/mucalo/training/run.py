@@ -44,7 +44,8 @@ from mucalo.data import MuonDataset, Standardisation, make_loader, open_dataset
 from mucalo.errors import CheckpointError, ConfigError, MissingDataError
 from mucalo.io.atomic import write_json_atomic, write_text_atomic
 from mucalo.models import FastPath, FastPathConfig, ModelConfig, build_model
-from mucalo.training.checkpoint import SCHEMA_VERSION, load_checkpoint, versions
+from mucalo.provenance import versions
+from mucalo.training.checkpoint import SCHEMA_VERSION, load_checkpoint
 from mucalo.training.config import TrainConfig
 from mucalo.training.folds import ModelFolds
 from mucalo.training.loop import BEST_FILE, model_inputs
