@@ -25,6 +25,7 @@ from mucalo.data.base import Hits, MuonDataset
 from mucalo.data.standardisation import Standardisation
 from mucalo.detector import Detector
 from mucalo.errors import ConfigError, DataFormatError, MissingDataError
+from mucalo.io.hdf5 import open_for_reading
 
 __all__ = ["LUMIN_FORMAT", "MATRIX_ROWS", "LuminDataset", "is_lumin_file"]
 
@@ -73,15 +74,7 @@ class LuminDataset(MuonDataset):
 
     def __init__(self, path: str | os.PathLike[str], *, cached_folds: int = 2) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            msg = f"{self.path}: no such fold file"
-            raise MissingDataError(msg)
-        try:
-            f = h5py.File(self.path, "r")
-        except OSError as err:
-            msg = f"{self.path}: not a readable HDF5 file: {err}"
-            raise DataFormatError(msg) from err
-        with f:
+        with open_for_reading(self.path, kind="fold file") as f:
             self._meta = self._read_meta(f)
             self.feature_names = [str(n) for n in self._meta["cont_feats"]]
             sizes, self._has_hits = self._read_folds(f)

@@ -31,6 +31,7 @@ from mucalo import __version__
 from mucalo.detector import Detector
 from mucalo.errors import ConfigError, DataFormatError, MissingDataError
 from mucalo.io.atomic import atomic_path, is_temporary
+from mucalo.io.hdf5 import open_for_reading
 
 __all__ = [
     "FORMAT_VERSION",
@@ -194,15 +195,7 @@ class Shard:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        if not self.path.is_file():
-            msg = f"{self.path}: no such shard file"
-            raise MissingDataError(msg)
-        try:
-            f = h5py.File(self.path, "r")
-        except OSError as err:
-            msg = f"{self.path}: not a readable HDF5 file (truncated or not a shard): {err}"
-            raise DataFormatError(msg) from err
-        with f:
+        with open_for_reading(self.path, kind="shard file", hint="truncated or not a shard") as f:
             self._validate(f)
             self.detector = detector_from_attrs(str(f.attrs["detector"]), where=str(self.path))
             self.simulation: dict[str, Any] = _json_attr(f, "simulation", self.path)
