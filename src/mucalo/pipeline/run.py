@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from mucalo.config import config_to_dict
-from mucalo.data import build_dataset
+from mucalo.data import build_dataset, open_dataset
 from mucalo.evaluation.runs import evaluate_run
 from mucalo.features import compute_directory
 from mucalo.pipeline.config import PipelineConfig
@@ -148,8 +148,6 @@ def _train_once(config: PipelineConfig, name: str, dataset: Path, runs: Path, pr
         log.info("%s: resuming an unfinished training", run)
         resume_run(run, device=config.device, progress=progress)
     else:
-        from mucalo.data import open_dataset
-
         train_config = config.train_config(entry)
         data = open_dataset(dataset)
         model_config = model_config_for(

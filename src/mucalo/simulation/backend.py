@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from mucalo.config import from_dict
 from mucalo.detector import Detector
 from mucalo.errors import ConfigError
 
@@ -56,7 +57,6 @@ def make_backend(name: str, detector: Detector, options: dict[str, Any] | None =
 
     'auto' takes the fast simulation when it is installed, else Geant4 (which needs its data sets).
     """
-    from mucalo.config import from_dict
 
     options = options or {}
     if name == "auto":
