@@ -31,6 +31,7 @@ __all__ = [
     "load_preset",
     "merge_mappings",
     "read_yaml",
+    "set_dotted",
 ]
 
 T = TypeVar("T")
@@ -89,15 +90,24 @@ def apply_overrides(data: dict[str, Any], sets: Sequence[str], *, where: str = "
         except yaml.YAMLError as err:
             msg = f"{where} {item!r}: value is not a YAML scalar ({err})"
             raise ConfigError(msg) from err
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                msg = f"{where} {item!r}: '{part}' is a value, not a section"
-                raise ConfigError(msg)
-            node = child
-        node[parts[-1]] = value
+        out = set_dotted(out, key.strip(), value, where=f"{where} {item!r}")
+    return out
+
+
+def set_dotted(
+    data: Mapping[str, Any], dotted: str, value: Any, *, where: str = "override"
+) -> dict[str, Any]:
+    """A copy of the nested mapping ``data`` with ``dotted`` (``schedule.lr``) set to ``value``."""
+    out = _deep_copy(data)
+    node = out
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            msg = f"{where}: '{part}' is a value, not a section"
+            raise ConfigError(msg)
+        node = child
+    node[parts[-1]] = value
     return out
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from mucalo.config import apply_overrides, config_to_dict, from_dict, load_preset
+from mucalo.config import apply_overrides, config_to_dict, from_dict, load_preset, set_dotted
 from mucalo.errors import ConfigError
 
 __all__ = [
@@ -264,26 +264,10 @@ def load_train_config(
             raise ConfigError(msg)
         data, where = section, f"{source}: train"
     for dotted, value in (overrides or {}).items():
-        data = _set_dotted(data, dotted, value)
+        data = set_dotted(data, dotted, value, where=f"override {dotted!r}")
     if sets:
         data = apply_overrides(data, [item.removeprefix("train.") for item in sets])
     return from_dict(TrainConfig, data, where=where)
-
-
-def _set_dotted(data: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """A copy of the nested mapping ``data`` with ``dotted`` (``schedule.lr``) set to ``value``."""
-    out = {k: dict(v) if isinstance(v, Mapping) else v for k, v in data.items()}
-    node = out
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        child = node.get(part, {})
-        if not isinstance(child, Mapping):
-            msg = f"override {dotted!r}: {part!r} is a value, not a section"
-            raise ConfigError(msg)
-        node[part] = child = dict(child)
-        node = child
-    node[parts[-1]] = value
-    return out
 
 
 def _did_you_mean(name: str, known: Sequence[str] | Mapping[str, Any]) -> str:
