@@ -1,12 +1,15 @@
-"""A small fast-simulation sample against the Geant4 fixture (10 muons per energy): headline numbers.
+"""A small fast-simulation sample against Geant4: headline numbers.
 
-The fixture is small, so each comparison allows the issue's target plus three standard deviations of
-the ratio (bootstrap of both samples). The full comparison (200 Geant4 muons per energy) is what
-``mucalo validate-sim`` reports.
+The fast sample (40 muons per energy) runs through ``compare`` against the 10-muon Geant4 fixture; its
+headline numbers are then held against those of the full reference (200 Geant4 muons per energy,
+``tests/data/g4ref_fixed_headline.json``, made by ``tests/data/make_fixtures.py``): ten muons cannot
+pin down an 84 % quantile at 8 TeV. Each comparison allows the issue's target plus three standard
+deviations of the ratio (bootstrap of both samples). ``mucalo validate-sim`` reports the full comparison.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +59,13 @@ def test_groups_are_the_four_reference_energies(report: dict) -> None:  # type: 
 
 @pytest.mark.parametrize("key", sorted(TARGETS))
 def test_headline_numbers_within_targets(report: dict, key: str) -> None:  # type: ignore[type-arg]
+    full = json.loads((Path(__file__).parents[1] / "data" / "g4ref_fixed_headline.json").read_text())
     for group in report["groups"]:
-        ratio, sigma = group["ratio"][key], group["ratio_sigma"][key]
+        reference = full["groups"][group["label"]]
+        value, value_sigma = group["sample"][key], group["sigma_sample"][key]
+        ref, ref_sigma = reference["reference"][key], reference["sigma_reference"][key]
+        ratio = value / ref
+        sigma = ratio * float(np.hypot(value_sigma / value, ref_sigma / ref))
         assert abs(ratio - 1.0) <= TARGETS[key] + 3.0 * sigma, (group["label"], key, ratio, sigma)
 
 

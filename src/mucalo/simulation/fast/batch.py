@@ -16,24 +16,19 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-#: Collect a muon's cells by scanning the whole grid once it touched more than 1/this of them
-#: (sorting 2,500 cells costs ~80 µs, scanning 51,200 ~6 µs).
-_DENSE_SCAN_RATIO = 64
-
-
-@numba.njit(cache=True, inline="always")
-def _emit(
-    grid: FloatArray, cells: IntArray, energies: npt.NDArray[np.float32], c: int, total: float, used: int
-) -> tuple[float, int]:
-    """Move cell c of the grid to the output (GeV, float32); returns the updated sum and count."""
-    value = grid[c]
-    grid[c] = 0.0
-    rounded = np.float32(value * 1e-3)
-    if rounded > 0.0:  # float32 underflow would store a zero; never happens for keV deposits
-        cells[used] = c
-        energies[used] = rounded
-        used += 1
-    return total + value, used
+#: A muon's cells are collected in increasing order through a bit mask of the grid (one bit per
+#: cell): setting the bits costs O(hits), reading them back O(cells / 64) word tests plus one
+#: de Bruijn multiplication per hit, several times less than sorting the hit list.
+_DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
+_DE_BRUIJN_INDEX = np.array(
+    [
+        0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4,
+        62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,
+        63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+        46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6,
+    ],
+    dtype=np.int64,
+)  # fmt: skip
 
 
 @numba.njit(cache=True)
@@ -71,6 +66,10 @@ def simulate_batch(
     energy_loss = np.empty(n)
     escaped = np.empty(n)
     deposited = np.empty(n)
+    n_words = (n_cells + 63) // 64
+    mask = np.zeros(n_words, dtype=np.uint64)
+    de_bruijn_index = _DE_BRUIJN_INDEX
+    one = np.uint64(1)
     used = 0
     for i in range(n):
         seed_state(s.rng, seed[i])
@@ -88,14 +87,29 @@ def simulate_batch(
             new_energies[:used] = energies[:used]
             cells = new_cells
             energies = new_energies
+        # collect the touched cells in increasing order and clear them; written out, not a helper
+        # taking the arrays: numba reference-counts array arguments, which costs more than the copy
+        for j in range(hits):
+            c = touched[j]
+            mask[c >> 6] |= one << np.uint64(c & 63)
         total = 0.0
-        if hits * _DENSE_SCAN_RATIO > n_cells:  # scanning the grid is cheaper than sorting the list
-            for c in range(n_cells):
-                if grid[c] != 0.0:
-                    total, used = _emit(grid, cells, energies, c, total, used)
-        else:
-            for c in np.sort(touched[:hits]):
-                total, used = _emit(grid, cells, energies, c, total, used)
+        for w in range(n_words):
+            word = mask[w]
+            if word == 0:
+                continue
+            mask[w] = 0
+            while word != 0:
+                lowest = word & (~word + one)
+                c = (w << 6) + de_bruijn_index[(lowest * _DE_BRUIJN) >> np.uint64(58)]
+                word ^= lowest
+                value = grid[c]
+                grid[c] = 0.0
+                total += value
+                rounded = np.float32(value * 1e-3)
+                if rounded > 0.0:  # float32 underflow would store a zero; never for keV deposits
+                    cells[used] = c
+                    energies[used] = rounded
+                    used += 1
         offsets[i + 1] = used
         energy_loss[i] = (kinetic - exit_kinetic) * 1e-3
         escaped[i] = (tally[TALLY_ESCAPED] + tally[TALLY_INVISIBLE]) * 1e-3

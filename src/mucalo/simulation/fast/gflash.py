@@ -9,7 +9,8 @@ Departures from plain GFlash, tuned against the Geant4 reference (PHYSICS.md §8
 the sparse periphery would otherwise receive one equal-energy spot of several MeV, where Geant4 has a
 continuum of 0.1–3 MeV deposits from Compton electrons and photo-absorbed photons. So
 
-- spot energies carry Gamma-distributed random factors (``spot_energy_shape``);
+- spot energies carry Gamma-distributed random factors (``spot_energy_shape``; drawn from a
+  quantile table, exact in the tail);
 - a tail spot is deposited as ``tail_split`` pieces at independent radii;
 - a fraction ``halo_fraction`` of the spots become soft photons (1/k spectrum) emitted isotropically
   from the core and replayed from the photon library, which populates the low-energy halo;
@@ -46,7 +47,7 @@ from mucalo.simulation.fast.params import (
     P_X0,
     P_ZEFF,
 )
-from mucalo.simulation.fast.rng import gamma_variate, normal, uniform
+from mucalo.simulation.fast.rng import AZIMUTH, gamma_tail, normal, uniform, uniform_and_azimuth
 from mucalo.simulation.fast.state import C_RECORDING, C_STACK, C_TOUCHED, TALLY_ESCAPED, KernelState
 
 __all__ = ["gflash_shower"]
@@ -55,6 +56,7 @@ FloatArray = npt.NDArray[np.float64]
 State = npt.NDArray[np.uint64]
 
 _GRID = 48  # depth nodes of a shower's profile tables
+_LOG_NODE = np.log(np.maximum(np.arange(_GRID), 1.0))  # ln i of the nodes (a compiled-in constant)
 
 
 @numba.njit(cache=True)
@@ -98,11 +100,12 @@ def gflash_shower(
     # per-shower tables on a depth grid (in X0): spot-profile CDF, energy/spot weight, radial shape
     t_top = (spot_alpha + 7.0 * math.sqrt(spot_alpha)) / spot_beta
     dt = t_top / (_GRID - 1)
-    cdf = np.empty(_GRID)
-    log_w = np.empty(_GRID)
-    core_prob = np.empty(_GRID)
-    core_radius = np.empty(_GRID)
-    tail_radius = np.empty(_GRID)
+    tables = np.empty((5, _GRID))  # one allocation per shower
+    cdf = tables[0]
+    log_w = tables[1]
+    core_prob = tables[2]
+    core_radius = tables[3]
+    tail_radius = tables[4]
     e_gev = energy * 1e-3
     ln_e = math.log(e_gev)
     tau_scale = (alpha - 1.0) / alpha * alpha_mean / max(alpha_mean - 1.0, 0.05) / depth_max
@@ -113,21 +116,44 @@ def gflash_shower(
     p1 = 2.632 - 0.00094 * z_eff
     p2 = 0.401 + 0.00187 * z_eff
     p3 = 1.313 - 0.0686 * ln_e
+    # node 0 sits at t = 10⁻³ dt (the profiles diverge or vanish at 0); nodes i ≥ 1 at t = i dt,
+    # where ln(t/t_top) = ln i + ln(dt/t_top) and the radial exponentials of τ = i dt τ_scale are
+    # geometric in i: one multiplication per node instead of an exponential
+    log_dt = math.log(dt / t_top)
+    d_tau = dt * tau_scale
+    tail_near = math.exp(-2.59 * (d_tau - 0.645))
+    tail_near_ratio = math.exp(-2.59 * d_tau)
+    tail_far = math.exp(k4 * (d_tau - 0.645))
+    tail_far_ratio = math.exp(k4 * d_tau)
+    core_arg = math.exp((p2 - d_tau) / p3)
+    core_arg_ratio = math.exp(-d_tau / p3)
     previous = 0.0
     total = 0.0
     for i in range(_GRID):
-        t = max(i * dt, 1e-3 * dt)
-        density = math.exp((spot_alpha - 1.0) * math.log(t / t_top) - spot_beta * (t - t_top))
+        if i == 0:
+            t = 1e-3 * dt
+            log_t = math.log(1e-3) + log_dt
+            tau = t * tau_scale
+            exp_arg = math.exp((p2 - tau) / p3)
+            tail = math.exp(-2.59 * (tau - 0.645)) + math.exp(k4 * (tau - 0.645))
+        else:
+            t = i * dt
+            log_t = _LOG_NODE[i] + log_dt
+            tau = i * d_tau
+            exp_arg = core_arg
+            tail = tail_near + tail_far
+            core_arg *= core_arg_ratio
+            tail_near *= tail_near_ratio
+            tail_far *= tail_far_ratio
+        density = math.exp((spot_alpha - 1.0) * log_t - spot_beta * (t - t_top))
         if i > 0:
             total += 0.5 * (density + previous) * dt
         previous = density
         cdf[i] = total
-        log_w[i] = (alpha - spot_alpha) * math.log(t / t_top) - (beta - spot_beta) * t
-        tau = t * tau_scale
-        arg = (p2 - tau) / p3
-        core_prob[i] = p1 * math.exp(arg - math.exp(arg))
+        log_w[i] = (alpha - spot_alpha) * log_t - (beta - spot_beta) * t
+        core_prob[i] = p1 * exp_arg * math.exp(-exp_arg)
         core_radius[i] = rm_mm * (z1 + z2 * tau)
-        tail_radius[i] = rm_mm * k1 * (math.exp(-2.59 * (tau - 0.645)) + math.exp(k4 * (tau - 0.645)))
+        tail_radius[i] = rm_mm * k1 * tail
     w_max = -1e300
     for i in range(_GRID):
         cdf[i] /= total
@@ -145,6 +171,8 @@ def gflash_shower(
     shape = p[P_SPOT_SHAPE]
     halo = p[P_HALO_FRAC]
     core_keep = p[P_CORE_KEEP]
+    quantiles = s.spot_quantiles
+    n_quantiles = quantiles.shape[0]
     # pass 1: stratified spot depths (u_j = (j + U)/n walks the CDF once), components and weights
     i = 0
     n = 0
@@ -171,8 +199,14 @@ def gflash_shower(
             factor = 1.0
             if shape == 1.0:  # random spot energies give a continuous cell spectrum where spots are sparse
                 factor = -math.log(uniform(state))
-            elif shape > 0.0:
-                factor = gamma_variate(state, shape) / shape
+            elif shape > 0.0:  # Gamma(shape)/shape from the quantile table (written out: no array call)
+                position_q = uniform(state) * n_quantiles
+                bin_q = int(position_q)
+                if bin_q < n_quantiles - 1:
+                    low_q = quantiles[bin_q]
+                    factor = low_q + (position_q - bin_q) * (quantiles[bin_q + 1] - low_q)
+                else:  # the open last bin: the exact tail
+                    factor = gamma_tail(state, shape, quantiles[bin_q] * shape) / shape
             position[n] = i + f
             weight[n] = w * factor
             component[n] = kind
@@ -193,6 +227,7 @@ def gflash_shower(
     e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(ux, uy, uz)
     k_lo = p[P_HALO_E]
     log_k_span = math.log(p[P_HALO_KMAX] / k_lo)
+    ln_k_lo = math.log(k_lo)
     recording = s.counters[C_RECORDING] != 0
     grid = s.grid
     touched = s.touched
@@ -224,17 +259,11 @@ def gflash_shower(
             radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
         else:
             radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
-        # a point uniform in the unit disk: u = a² + b² is uniform, so r = R √(u/(1−u)) has the
-        # G–P radial law and (a, b)/√u its azimuth; the offset is R (a, b)/√(1 − u)
-        while True:
-            a = 2.0 * uniform(state) - 1.0
-            b = 2.0 * uniform(state) - 1.0
-            u = a * a + b * b
-            if u < 1.0:
-                break
-        scale = radius / math.sqrt(1.0 - u)
-        c = a * scale
-        d = b * scale
+        # r = R √(u/(1−u)) with u uniform has the G–P radial law; the azimuth comes with u
+        u, azimuth = uniform_and_azimuth(state)
+        scale = radius * math.sqrt(u / (1.0 - u))
+        c = scale * AZIMUTH[0, azimuth]
+        d = scale * AZIMUTH[1, azimuth]
         sx = x + along * ux + c * e1x + d * e2x
         sy = y + along * uy + c * e1y + d * e2y
         sz = z + along * uz + c * e1z + d * e2z
@@ -242,10 +271,14 @@ def gflash_shower(
         if kind == 2.0:  # the spot's energy leaves the core as soft photons
             left = e_spot
             while left > 0.0:
-                k = min(k_lo * math.exp(uniform(state) * log_k_span), left)  # 1/k spectrum
+                ln_k = ln_k_lo + uniform(state) * log_k_span  # 1/k spectrum
+                k = math.exp(ln_k)
+                if k > left:  # the last photon takes what is left
+                    k = left
+                    ln_k = math.log(k)
                 left -= k
                 # replay from the photon library (see above)
-                node = math.floor((math.log(k) - photon_ln_e0) / photon_ln_step + 0.5)
+                node = math.floor((ln_k - photon_ln_e0) / photon_ln_step + 0.5)
                 if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
                     vx, vy, vz = isotropic(state)
                     counters[C_TOUCHED] = n_touched  # a full stack deposits in place

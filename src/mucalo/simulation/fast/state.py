@@ -18,6 +18,8 @@ Fields (float64 unless noted; MeV, mm):
 - ``record`` [m, 4]: recorded points (library building);
 - ``stack`` [STACK_SIZE, 8]: particles waiting (kind, x, y, z, ux, uy, uz, energy);
 - ``scratch`` [3, M]: GFlash spot buffers;
+- ``spot_quantiles`` [GAMMA_TABLE_BINS]: quantiles of the GFlash spot-energy factors (Gamma of
+  shape ``params[P_SPOT_SHAPE]``, mean 1; :func:`~mucalo.simulation.fast.rng.gamma_quantile_table`);
 - ``rng`` uint64 [4]: the xoshiro256** state of the current muon.
 """
 
@@ -30,6 +32,9 @@ import numpy as np
 import numpy.typing as npt
 from numba.core import types
 from numba.experimental import structref
+
+from mucalo.simulation.fast.params import P_SPOT_SHAPE
+from mucalo.simulation.fast.rng import gamma_quantile_table
 
 __all__ = [
     "C_RECORDED",
@@ -74,6 +79,7 @@ _FIELDS = [
     "record",
     "stack",
     "scratch",
+    "spot_quantiles",
     "rng",
 ]
 
@@ -109,6 +115,7 @@ class KernelState(structref.StructRefProxy):
         touched: IntArray
         stack: FloatArray
         scratch: FloatArray
+        spot_quantiles: FloatArray
         rng: npt.NDArray[np.uint64]
 
     @property
@@ -178,5 +185,6 @@ def make_state(
         np.zeros((max(record_size, 1), 4)),
         np.zeros((STACK_SIZE, 8)),
         np.zeros((3, SCRATCH_SPOTS)),
+        gamma_quantile_table(float(params[P_SPOT_SHAPE])),
         np.zeros(4, dtype=np.uint64),
     )

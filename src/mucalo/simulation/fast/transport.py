@@ -17,7 +17,16 @@ import numpy as np
 import numpy.typing as npt
 
 from mucalo.simulation.fast.constants import ALPHA, ELECTRON_MASS, MUON_MASS, PROTON_MASS, SQRT_E
-from mucalo.simulation.fast.deposit import cell_index, cell_of, deposit_point, deposit_track, escape, grid_add
+from mucalo.simulation.fast.deposit import (
+    cell_at,
+    cell_index,
+    cell_of,
+    deposit_point,
+    deposit_track,
+    escape,
+    geometry,
+    grid_add,
+)
 from mucalo.simulation.fast.gflash import gflash_shower
 from mucalo.simulation.fast.minimc import (
     KIND_ELECTRON,
@@ -26,9 +35,9 @@ from mucalo.simulation.fast.minimc import (
     interp_table,
     orthonormal_basis,
     push,
-    replay_directed,
     rotate,
     run_stack,
+    unit_disk,
 )
 from mucalo.simulation.fast.params import (
     P_BOHR,
@@ -51,7 +60,7 @@ from mucalo.simulation.fast.params import (
     P_ZMIN,
 )
 from mucalo.simulation.fast.rng import exponential, gamma_fast, normal_pair, poisson, uniform
-from mucalo.simulation.fast.state import TALLY_ESCAPED, TALLY_INVISIBLE, KernelState
+from mucalo.simulation.fast.state import C_TOUCHED, TALLY_ESCAPED, TALLY_INVISIBLE, KernelState
 
 __all__ = ["transport_muon"]
 
@@ -300,6 +309,12 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
     lib_meta = s.lib_meta
     e_cut = p[P_ECUT]
     e_gflash = p[P_EGF]
+    geo = geometry(p)
+    electron_ln_e0 = lib_meta[KIND_ELECTRON, 0]
+    electron_ln_step = lib_meta[KIND_ELECTRON, 1]
+    electron_nodes = int(lib_meta[KIND_ELECTRON, 2])
+    electron_histories = int(lib_meta[KIND_ELECTRON, 3])
+    electron_first = int(lib_meta[KIND_ELECTRON, 4])
     ux, uy, uz = 0.0, 0.0, 1.0
     curvature = _CURVATURE * charge * p[P_FIELD]
     enabled = np.array([1.0, p[P_BREMS], p[P_PAIR], p[P_NUCL]])
@@ -370,10 +385,43 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
                             grid_add(grid, touched, counters, cell, transfer)
                         continue
                     dx, dy, dz = _delta_direction(rng, kinetic + transfer, transfer, ux, uy, uz)
-                    if replay_directed(
-                        lib_index, lib_points, lib_meta, p, grid, touched, counters, tally, rng,
-                        KIND_ELECTRON, transfer, px, py, pz, dx, dy, dz,
-                    ):  # fmt: skip
+                    # minimc.replay_directed written out (same draws, same sums): as a call it
+                    # reference-counts its nine array arguments, which costs more than the replay
+                    node = math.floor((math.log(transfer) - electron_ln_e0) / electron_ln_step + 0.5)
+                    if 0 <= node < electron_nodes:
+                        h = (
+                            electron_first
+                            + node * electron_histories
+                            + min(int(uniform(rng) * electron_histories), electron_histories - 1)
+                        )
+                        e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(dx, dy, dz)
+                        c, sn = unit_disk(rng)  # a random azimuth of the history around the direction
+                        ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
+                        bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+                        n_touched = counters[C_TOUCHED]
+                        escaped = 0.0
+                        for i_point in range(lib_index[h], lib_index[h + 1]):
+                            qx = lib_points[i_point, 0]
+                            qy = lib_points[i_point, 1]
+                            qz = lib_points[i_point, 2]
+                            e_point = lib_points[i_point, 3] * transfer
+                            cell = cell_at(
+                                geo,
+                                px + qx * ax + qy * bx + qz * dx,
+                                py + qx * ay + qy * by + qz * dy,
+                                pz + qx * az + qy * bz + qz * dz,
+                            )
+                            if cell < 0:
+                                escaped += e_point
+                            else:
+                                value = grid[cell]
+                                if value == 0.0:  # the cell's first deposit: list it (see grid_add)
+                                    touched[n_touched] = cell
+                                    n_touched += 1
+                                grid[cell] = value + e_point
+                        counters[C_TOUCHED] = n_touched
+                        if escaped > 0.0:
+                            tally[TALLY_ESCAPED] += escaped
                         continue
                     push(s, KIND_ELECTRON, px, py, pz, dx, dy, dz, transfer)
                     run_stack(s)
