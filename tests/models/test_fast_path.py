@@ -95,3 +95,17 @@ def test_inference_batch_is_validated() -> None:
         ConfigError, match=r"fast_path\.inference_batch: expected a positive integer or None, got 0"
     ):
         FastPathConfig(inference_batch=0)
+
+
+def test_flush_denormal_only_inside_the_forward_context() -> None:
+    subnormal = torch.tensor([1e-40], dtype=torch.float32)
+    assert not FastPathConfig.off().flush_denormal
+    fast = FastPath(FastPathConfig(bf16=False, flush_denormal=True))
+    with fast.autocast():
+        inside = subnormal * 1.0
+    after = subnormal * 1.0
+    assert float(after[0]) > 0.0  # back to the default: subnormals kept
+    if torch.set_flush_denormal(False):  # the CPU supports flushing: it happened inside
+        assert float(inside[0]) == 0.0
+    with FastPath(FastPathConfig(bf16=False, flush_denormal=False)).autocast():
+        assert float((subnormal * 1.0)[0]) > 0.0

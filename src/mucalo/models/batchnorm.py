@@ -7,6 +7,7 @@ evaluation applies the very same stored statistics, so train and eval agree afte
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +16,105 @@ from torch import Tensor, nn
 from mucalo.errors import ConfigError
 from mucalo.models.layers import is_tracing
 
-__all__ = ["RunningBatchNorm", "RunningBatchNorm1d", "RunningBatchNorm3d", "make_batch_norm"]
+__all__ = [
+    "RunningBatchNorm",
+    "RunningBatchNorm1d",
+    "RunningBatchNorm3d",
+    "channel_affine",
+    "channel_moments",
+    "make_batch_norm",
+]
+
+
+_WIDE_ROW = 64  # elements per row of the wide view of a channels-last tensor (see _wide_view)
+
+
+def _wide_view(x: Tensor) -> tuple[Tensor, int] | None:
+    """A channels-last 3D ``x`` as a (M/k, k·C) matrix whose column j holds channel j mod C, or None.
+
+    Per-channel kernels on channels-last tensors with few channels run a vector loop of C elements
+    per voxel; seen as k voxels per row they run over k·C ≥ 64 elements instead. None when ``x`` is not
+    (only) channels-last, where the plain kernels are fast.
+    """
+    if x.dim() != 5 or x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last_3d):
+        return None
+    channels = x.shape[1]
+    rows = x.numel() // channels
+    k = 1
+    while k * channels < _WIDE_ROW and rows % (2 * k) == 0:
+        k *= 2
+    return x.permute(0, 2, 3, 4, 1).reshape(rows // k, k * channels), k
+
+
+def channel_affine(x: Tensor, factor: Tensor, offset: Tensor) -> Tensor:
+    """``x·factor + offset`` per channel (dim 1) of (B, C, *spatial) ``x``, in ``x``'s dtype, differentiable.
+
+    Uses the fused batch-norm kernel (zero mean, unit variance, eps 0): one pass forward and backward,
+    while the gradient still reaches ``factor`` and ``offset``. Channels-last 3D input keeps its
+    memory format and goes through :func:`_wide_view`.
+    """
+    wide = _wide_view(x)
+    if wide is None:
+        zeros = torch.zeros(x.shape[1], dtype=factor.dtype, device=x.device)
+        ones = torch.ones(x.shape[1], dtype=factor.dtype, device=x.device)
+        return F.batch_norm(x, zeros, ones, weight=factor, bias=offset, training=False, eps=0.0)
+    matrix, k = wide
+    zeros = torch.zeros(matrix.shape[1], dtype=factor.dtype, device=x.device)
+    ones = torch.ones(matrix.shape[1], dtype=factor.dtype, device=x.device)
+    out = F.batch_norm(
+        matrix, zeros, ones, weight=factor.repeat(k), bias=offset.repeat(k), training=False, eps=0.0
+    )
+    batch, channels, depth, height, width = x.shape
+    return out.view(batch, depth, height, width, channels).permute(0, 4, 1, 2, 3)
+
+
+class _ChannelMoments(torch.autograd.Function):
+    """Per-channel ``(Σx, Σx²)`` in float32 with a one-pass forward and a one-pass backward.
+
+    The same sums as ``x.sum(dims)`` and ``(x * x).sum(dims)``, but the forward reads ``x`` once with
+    the batch-norm statistics kernel (mean and biased variance, float32 even for bf16 input) and the
+    backward writes ``∂L/∂x = g_s + 2·g_ss·x`` in one fused pass, where autograd through the two sums
+    took about eight full-size passes (broadcasts, casts, products and accumulations).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> tuple[Tensor, Tensor]:
+        channels = x.shape[1]
+        wide = _wide_view(x)
+        columns = x if wide is None else wide[0]
+        dtype = torch.promote_types(x.dtype, torch.float32)  # float32 for bf16/fp16/fp32 input
+        scratch_mean = torch.zeros(columns.shape[1], dtype=dtype, device=x.device)
+        scratch_var = torch.ones(columns.shape[1], dtype=dtype, device=x.device)
+        mean, var = torch.batch_norm_update_stats(columns, scratch_mean, scratch_var, 0.0)
+        per_column = columns.numel() // columns.shape[1]
+        sums, sqrs = mean * per_column, (var + mean * mean) * per_column
+        ctx.save_for_backward(x)
+        if wide is not None:  # column j of the wide view is channel j mod C
+            sums, sqrs = sums.view(-1, channels).sum(0), sqrs.view(-1, channels).sum(0)
+        return sums, sqrs
+
+    @staticmethod
+    def backward(ctx: Any, grad_sums: Tensor, grad_sqrs: Tensor) -> Tensor:
+        (x,) = ctx.saved_tensors
+        # x·(2·g_ss) + g_s per channel, evaluated by the fused affine batch-norm kernel in x's dtype.
+        return channel_affine(x, 2.0 * grad_sqrs, grad_sums)
+
+
+def channel_moments(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel sum and squared sum of (B, C, *spatial) ``x`` over all but dim 1, in float32.
+
+    Mathematically ``(x.sum(dims), (x * x).sum(dims))`` and differentiable, computed in one pass each
+    way (see :class:`_ChannelMoments`); under tracing it falls back to the plain expressions.
+
+    Returns:
+        (C,) sums and (C,) squared sums, float32.
+    """
+    if is_tracing() or x.dim() < 2:
+        dims = [0, *range(2, x.dim())]
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        return x.sum(dims, dtype=dtype), (x * x).sum(dims, dtype=dtype)
+    sums, sqrs = _ChannelMoments.apply(x)  # type: ignore[no-untyped-call]
+    return sums, sqrs
 
 
 class RunningBatchNorm(nn.Module):
@@ -94,10 +193,8 @@ class RunningBatchNorm(nn.Module):
             if batch_size < 2:
                 msg = f"{type(self).__name__}: training needs a batch of ≥ 2, got {batch_size}"
                 raise ValueError(msg)
-            dims = [0, *range(2, x.dim())]
             per_channel = x.numel() // self.num_features
-            batch_sums = x.sum(dims, dtype=torch.float32)
-            batch_sqrs = (x * x).sum(dims, dtype=torch.float32)
+            batch_sums, batch_sqrs = channel_moments(x)
             weight = self.batch_weight(batch_size)
             # Older sums are constants; the current batch's share keeps its gradient (as in LUMIN).
             sums = torch.lerp(sums, batch_sums, weight)
@@ -114,9 +211,8 @@ class RunningBatchNorm(nn.Module):
         var = torch.where(self.samples_seen < self.warmup, var.clamp_min(0.01), var)
         factor = self.weight.float() / torch.sqrt(var + self.eps)
         offset = self.bias.float() - mean * factor
-        # Apply x·factor + offset with the fused batch-norm kernel (zero mean, unit variance): one pass
-        # forward and backward, in the input's dtype, while the gradient still reaches the statistics.
-        return F.batch_norm(x, self._zeros, self._ones, weight=factor, bias=offset, training=False, eps=0.0)
+        # One fused pass forward and backward, in the input's dtype; the gradient reaches the statistics.
+        return channel_affine(x, factor, offset)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, warmup={self.warmup}"

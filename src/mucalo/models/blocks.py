@@ -10,20 +10,57 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mucalo.models.batchnorm import make_batch_norm
 from mucalo.models.config import ModelConfig
 from mucalo.models.layers import ESumPassThrough, SqueezeExcite
 
-__all__ = ["DownBlock", "InitialBlock", "ResBlock"]
+__all__ = ["Conv3d", "DownBlock", "InitialBlock", "ResBlock", "Shortcut"]
+
+_POOL_KERNEL = 2  # the shortcut's average pool: kernel = stride = 2
+_POOL_PADDING = 1
+
+
+def _prepend_channel(channel: Tensor, x: Tensor) -> Tensor:
+    """``torch.cat([channel, x], dim=1)`` in ``x``'s memory format.
+
+    ``cat`` takes the format of its first input, and a single channel is laid out alike in both, so a
+    channels-last ``x`` would come back contiguous and every following convolution would reorder it.
+    """
+    if x.is_contiguous() or not x.is_contiguous(memory_format=torch.channels_last_3d):
+        return torch.cat([channel, x], dim=1)
+    shape = (x.shape[0], x.shape[1] + 1, *x.shape[2:])
+    out = torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=torch.channels_last_3d)
+    out[:, :1] = channel
+    out[:, 1:] = x
+    return out
+
+
+class Conv3d(nn.Conv3d):
+    """``nn.Conv3d`` that computes in float32 under CPU autocast when it has a single input channel.
+
+    oneDNN's bf16 kernels are about 3× slower than its float32 ones for one input channel (the
+    grid-reading convolutions of the initial block), so autocast's bf16 cast would cost time and
+    precision; the output is then rounded to the autocast dtype like any autocast convolution's.
+    Otherwise (and without autocast) it is ``nn.Conv3d``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Convolve (B, C_in, z, x, y)."""
+        if self.in_channels == 1 and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast(device_type="cpu", enabled=False):
+                out: Tensor = super().forward(x.float())
+            return out.to(torch.get_autocast_dtype("cpu"))
+        return super().forward(x)
 
 
 def _conv(in_channels: int, out_channels: int, *, downsample: bool) -> nn.Conv3d:
     """Kernel 4 / stride 2 / padding 2 when downsampling, else kernel 3 / stride 1 / padding 1; no bias."""
     if downsample:
-        return nn.Conv3d(in_channels, out_channels, kernel_size=4, stride=2, padding=2, bias=False)
-    return nn.Conv3d(in_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False)
+        return Conv3d(in_channels, out_channels, kernel_size=4, stride=2, padding=2, bias=False)
+    return Conv3d(in_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False)
 
 
 def _norm(config: ModelConfig, channels: int, kind: str | None) -> nn.Module | None:
@@ -50,6 +87,68 @@ def _sandwich(conv: nn.Conv3d, config: ModelConfig, *, pre_activation: bool) -> 
         if norm is not None:
             layers["norm"] = norm
     return nn.Sequential(layers)
+
+
+class Shortcut(nn.Sequential):
+    """Projection shortcut: [Swish → BN →] [2×2×2 average pool →] 1×1×1 conv (reference-code-notes §4.2).
+
+    The average pool (kernel 2, stride 2, padding 1, padded zeros counted) followed by the 1×1×1 conv
+    is one linear map, evaluated as a single kernel-2 stride-2 convolution whose weight is the 1×1×1
+    weight spread over the 2×2×2 window and divided by 8: the same arithmetic up to summation order,
+    without a separate pooling pass (which has no bf16 CPU kernel, so autocast ran it in float32)
+    and its backward. The modules and parameters stay those of the plain sequence.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map (B, C_in, z, x, y) to (B, C_out, z', x', y')."""
+        if "pool" not in self._modules:
+            out: Tensor = super().forward(x)  # type: ignore[no-untyped-call]
+            return out
+        for name, module in self._modules.items():
+            if name == "pool":
+                break
+            assert module is not None
+            x = module(x)
+        conv = self.conv
+        pool = self.pool
+        assert isinstance(conv, nn.Conv3d)
+        assert isinstance(pool, nn.AvgPool3d)
+        window = tuple(conv.weight.shape[:2]) + (_POOL_KERNEL,) * 3
+        weight = conv.weight.expand(window) * (1.0 / _POOL_KERNEL**3)
+        if conv.in_channels == 1 and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast(device_type="cpu", enabled=False):  # as in Conv3d: bf16 is slow for 1 channel
+                out = F.conv3d(x.float(), weight, conv.bias, stride=_POOL_KERNEL, padding=_POOL_PADDING)
+            return out.to(torch.get_autocast_dtype("cpu"))
+        return F.conv3d(x, weight, conv.bias, stride=_POOL_KERNEL, padding=_POOL_PADDING)
+
+    @property
+    def takes_window_sums(self) -> bool:
+        """Whether :meth:`from_window_sums` applies: a bare pool → conv on a single input channel."""
+        conv = self._modules.get("conv")
+        return (
+            list(self._modules) == ["pool", "conv"] and isinstance(conv, nn.Conv3d) and conv.in_channels == 1
+        )
+
+    def from_window_sums(self, window_sums: Tensor) -> Tensor:
+        """The shortcut of a single-channel input from its 2×2×2 window sums (the E-sum, B, 1, z', x', y').
+
+        The average pool is the window sum divided by 8, so the initial block reuses the E-sum instead
+        of pooling the grid again: one broadcast multiply-add, in the sums' dtype (float32). Under
+        autocast the result is rounded to the autocast dtype, as a convolution's would be.
+        """
+        conv = self.conv
+        assert isinstance(conv, nn.Conv3d)
+        shape = (1, conv.out_channels, 1, 1, 1)
+        weight = conv.weight.reshape(shape).to(window_sums.dtype) * (1.0 / _POOL_KERNEL**3)
+        bias = (
+            conv.bias.reshape(shape).to(window_sums.dtype)
+            if conv.bias is not None
+            else window_sums.new_zeros(shape)
+        )
+        out = torch.addcmul(bias, window_sums, weight)
+        if window_sums.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            return out.to(torch.get_autocast_dtype("cpu"))
+        return out
 
 
 class _HeadBlock(nn.Module):
@@ -87,6 +186,10 @@ class _HeadBlock(nn.Module):
             in_channels, out_channels, config, downsample=downsample, initial=initial
         )
         self.e_sum = ESumPassThrough(downsample=downsample) if config.energy_pass else None
+        # The E-sum and a bare pooled shortcut of the single-channel grid pool the same windows.
+        self._shortcut_from_energy = (
+            downsample and isinstance(self.shortcut, Shortcut) and self.shortcut.takes_window_sums
+        )
 
     @staticmethod
     def _make_shortcut(
@@ -106,23 +209,33 @@ class _HeadBlock(nn.Module):
             layers["norm"] = norm
         if downsample:
             # Kernel 2, stride 2, padding 1 (the paper says kernel 3), padded zeros counted in the mean.
-            layers["pool"] = nn.AvgPool3d(kernel_size=2, stride=2, padding=1)
+            layers["pool"] = nn.AvgPool3d(
+                kernel_size=_POOL_KERNEL, stride=_POOL_KERNEL, padding=_POOL_PADDING
+            )
         # The initial block's projection has a bias (the paper says "no biases"; the code has 8).
         layers["conv"] = nn.Conv3d(in_channels, out_channels, kernel_size=1, bias=initial)
-        return nn.Sequential(layers)
+        return Shortcut(layers)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, C_in, z, x, y) to (B, C_out + 1, z', x', y'); channel 0 is the energy with the E-pass."""
         out: Tensor = self.se(self.conv2(self.conv1(x)))
+        # The carried energy is a function of the input grid alone (no parameter upstream), so
+        # detaching it leaves every parameter gradient unchanged and saves a full-size backward.
+        # Under bf16 autocast it is carried in bf16 like the rest (each E-sum adds in float32 and
+        # rounds once); every consumer of it computes in bf16 anyway.
+        energy = None if self.e_sum is None else self.e_sum(x[:, :1].detach())
         if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        if self.e_sum is not None:
-            # The carried energy is a function of the input grid alone (no parameter upstream), so
-            # detaching it leaves every parameter gradient unchanged and saves a full-size backward.
-            # Under bf16 autocast it is carried in bf16 like the rest (each E-sum adds in float32 and
-            # rounds once); every consumer of it computes in bf16 anyway.
-            energy = self.e_sum(x[:, :1].detach())
-            out = torch.cat([energy.to(out.dtype), out], dim=1)
+            if (
+                energy is not None
+                and self._shortcut_from_energy
+                and isinstance(self.shortcut, Shortcut)
+                and not x.requires_grad
+            ):
+                out = out + self.shortcut.from_window_sums(energy)  # the initial block: pool once
+            else:
+                out = out + self.shortcut(x)
+        if energy is not None:
+            out = _prepend_channel(energy.to(out.dtype), out)
         return out
 
 

@@ -37,8 +37,9 @@ class ESumPassThrough(nn.Module):
         if not self.downsample:
             return energy
         # Summed in float32 even under bf16 autocast, so that the energy stays conserved to fp32 rounding.
+        dtype = torch.promote_types(energy.dtype, torch.float32)
         with torch.autocast(device_type=energy.device.type, enabled=False):
-            summed: Tensor = F.conv3d(energy.float(), self.kernel.float(), stride=2, padding=1)
+            summed: Tensor = F.conv3d(energy.to(dtype), self.kernel.to(dtype), stride=2, padding=1)
         return summed.to(energy.dtype)
 
     def extra_repr(self) -> str:

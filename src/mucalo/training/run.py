@@ -246,7 +246,7 @@ class TrainedRun:
         indices, truths, outputs = [], [], []
         for batch in loader:
             grid, features = model_inputs(batch, self.model_config, path, path.device)
-            with path.autocast():
+            with torch.inference_mode(), path.autocast():  # no autograd graph for predictions
                 outputs.append(
                     torch.stack([m(grid, features).float() for m in models]).double().cpu().numpy()
                 )
