@@ -22,10 +22,11 @@ HERE = Path(__file__).resolve().parent
 
 #: benchmark → extra arguments (sizes chosen for minutes, not hours)
 BENCHMARKS: dict[str, list[str]] = {
-    "simulate": ["--muons", "50"],
+    "simulate": ["--muons", "1000"],
     "features": ["--seconds", "1"],
     "loader": ["--batches", "12"],
-    "model": ["--train-iters", "2", "--infer-iters", "2", "--batch-size", "64", "--fast-batch-size", "64"],
+    # the baseline: plain fp32 at batch 256 against the fast path at its own batch (64)
+    "model": ["--train-iters", "2", "--infer-iters", "4", "--batch-size", "256", "--fast-batch-size", "64"],
 }
 
 
