@@ -116,13 +116,20 @@ def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
     beta2 = kinetic * (kinetic + 2.0 * MUON_MASS) / (e * e)
     rad = ALPHA / (2.0 * math.pi)
     f_max = 1.0 + rad * math.log(2.0 * e / MUON_MASS) ** 2
+    # below t_one the radiative factor 1 + rad·l1·(l2 − l1) is ≥ 1 (l2 − l1 falls with t and
+    # vanishes there), so a draw under the spin factor is accepted without the two logarithms
+    m2 = MUON_MASS * MUON_MASS
+    t_one = (4.0 * e * e / m2 - 1.0) / (4.0 * e / m2 + 2.0 / ELECTRON_MASS)
     while True:
         u = uniform(rng)
         t = cut * t_max / (cut * (1.0 - u) + t_max * u)
         spin = 1.0 - beta2 * t / t_max + t * t / (2.0 * e * e)
+        test = uniform(rng) * f_max
+        if t <= t_one and test <= spin:
+            return t
         l1 = math.log(1.0 + 2.0 * t / ELECTRON_MASS)
         l2 = math.log(4.0 * e * (e - t) / (MUON_MASS * MUON_MASS))
-        if uniform(rng) * f_max <= spin * (1.0 + rad * l1 * (l2 - l1)):
+        if test <= spin * (1.0 + rad * l1 * (l2 - l1)):
             return t
 
 
