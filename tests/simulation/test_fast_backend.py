@@ -12,6 +12,7 @@ from mucalo.detector import Detector
 from mucalo.errors import ConfigError
 from mucalo.simulation.backend import SimulatedMuons
 from mucalo.simulation.fast import FastBackend, FastSimConfig
+from mucalo.simulation.fast.batch import _DE_BRUIJN, _DE_BRUIJN_INDEX
 from mucalo.simulation.validate import MuonSample, muon_statistics
 
 START_Z_MM = -50.0
@@ -219,3 +220,10 @@ def test_config_validation(field: str, value: object, match: str) -> None:
 def test_unsupported_material(cache_dir: Path) -> None:
     with pytest.raises(ConfigError, match="detector.material"):
         FastBackend(Detector(material="G4_Fe"), cache_dir=cache_dir)
+
+
+def test_de_bruijn_table_finds_every_bit() -> None:
+    """The cell collection reads a set bit's position as table[(bit · B) mod 2⁶⁴ >> 58]."""
+    for k in range(64):
+        product = ((1 << k) * int(_DE_BRUIJN)) % (1 << 64)
+        assert _DE_BRUIJN_INDEX[product >> 58] == k

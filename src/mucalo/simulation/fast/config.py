@@ -22,7 +22,7 @@ class FastSimConfig:
     are tuning values (PHYSICS.md §8.4, tag [U]); their defaults come from the comparison with
     ``../g4ref/fixed.h5`` and ``uniform.h5`` reported by ``mucalo validate-sim`` (500 fast muons per
     reference energy). The halo knobs trade speed for the sparse low-energy cells: ``halo_fraction=0``
-    with ``tail_split=4`` cuts the cost per GeV 2–3× at TeV energies (≈ 100× Geant4) but loses
+    with ``tail_split=4`` cuts the cost per GeV 2–3× at TeV energies but loses
     ~35 % of the hit cells, ~15 % of the cells above 1 MeV and ~12 % of the lateral RMS (1 TeV).
     """
 
