@@ -52,6 +52,15 @@ def _as_plain(model: nn.Module, monkeypatch: pytest.MonkeyPatch) -> nn.Module:
     return plain
 
 
+def _two_training_steps(net: torch.nn.Module, grid: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """Output of the second of two forward/backward passes (the running statistics take part in it)."""
+    for _ in range(2):
+        net.zero_grad()
+        out: torch.Tensor = net(grid, features)
+        out.square().sum().backward()  # type: ignore[no-untyped-call]
+    return out
+
+
 @pytest.mark.parametrize("ablation", [None, "no-bn", "standard-bn"])
 def test_model_matches_plain_layers(ablation: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
     base = ModelConfig(grid_shape=(10, 8, 8))
@@ -60,13 +69,7 @@ def test_model_matches_plain_layers(ablation: str | None, monkeypatch: pytest.Mo
     plain = _as_plain(model, monkeypatch)
     grid = torch.rand(6, 1, 10, 8, 8, dtype=torch.float64) ** 4 * 5
     features = torch.randn(6, 28, dtype=torch.float64)
-    outputs = []
-    for net in (model, plain):
-        for _ in range(2):  # two training steps: the running statistics take part in the second
-            net.zero_grad()
-            out = net(grid, features)
-            out.square().sum().backward()
-        outputs.append(out)
+    outputs = [_two_training_steps(net, grid, features) for net in (model, plain)]
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-10, atol=1e-10)
     plain_parameters = dict(plain.named_parameters())
     for name, parameter in model.named_parameters():
@@ -101,13 +104,10 @@ def test_channels_last_training_matches_contiguous(monkeypatch: pytest.MonkeyPat
     last = copy.deepcopy(model).to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     grid = torch.rand(6, 1, 10, 8, 8) ** 4 * 5
     features = torch.randn(6, 28)
-    outputs = []
-    for net, net_grid in ((model, grid), (last, grid.contiguous(memory_format=torch.channels_last_3d))):
-        for _ in range(2):
-            net.zero_grad()
-            out = net(net_grid, features)
-            out.square().sum().backward()
-        outputs.append(out)
+    outputs = [
+        _two_training_steps(model, grid, features),
+        _two_training_steps(last, grid.contiguous(memory_format=torch.channels_last_3d), features),
+    ]
     torch.testing.assert_close(outputs[0], outputs[1], rtol=1e-5, atol=1e-5)
     last_parameters = dict(last.named_parameters())
     for name, parameter in model.named_parameters():
