@@ -6,12 +6,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["ESumPassThrough", "MaxMeanPool3d", "SqueezeExcite", "is_tracing"]
+__all__ = ["ESumPassThrough", "MaxMeanPool3d", "SqueezeExcite", "is_tracing", "spatial_mean"]
 
 
 def is_tracing() -> bool:
     """Whether a ``torch.jit`` trace (TorchScript or ONNX export) is running: shapes are then tensors."""
     return bool(torch.jit.is_tracing())  # type: ignore[attr-defined,no-untyped-call]
+
+
+def spatial_mean(x: Tensor) -> Tensor:
+    """Per-channel mean over (z, x, y) of (B, C, z, x, y), in ``x``'s dtype.
+
+    Written as sum / count: on CPU ``mean`` of a bf16 tensor first copies it to float32, which cost
+    ~13× the reduction itself; ``sum`` accumulates bf16 in float32 without the copy.
+    """
+    count = x.shape[2] * x.shape[3] * x.shape[4]
+    return x.sum(dim=(2, 3, 4)) / count
 
 
 class ESumPassThrough(nn.Module):
@@ -66,7 +76,7 @@ class SqueezeExcite(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Scale (B, C, z, x, y) by a per-channel gate in (0, 1)."""
-        gate = x.mean(dim=(2, 3, 4))
+        gate = spatial_mean(x)
         gate = torch.sigmoid(self.excite(self.act(self.squeeze(gate))))
         return x * gate[:, :, None, None, None]
 
@@ -76,5 +86,4 @@ class MaxMeanPool3d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, C, z, x, y) to (B, 2C), max first."""
-        flat = x.flatten(2)
-        return torch.cat([flat.amax(dim=2), flat.mean(dim=2)], dim=1)
+        return torch.cat([x.flatten(2).amax(dim=2), spatial_mean(x)], dim=1)
