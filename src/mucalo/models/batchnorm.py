@@ -148,8 +148,6 @@ class RunningBatchNorm(nn.Module):
     sqrs: Tensor
     count: Tensor
     samples_seen: Tensor
-    _zeros: Tensor
-    _ones: Tensor
 
     def __init__(
         self,
@@ -172,8 +170,6 @@ class RunningBatchNorm(nn.Module):
         self.register_buffer("sqrs", torch.zeros(num_features))
         self.register_buffer("count", torch.zeros(()))
         self.register_buffer("samples_seen", torch.zeros((), dtype=torch.int64))
-        self.register_buffer("_zeros", torch.zeros(num_features), persistent=False)
-        self.register_buffer("_ones", torch.ones(num_features), persistent=False)
 
     def batch_weight(self, batch_size: int) -> float:
         """Weight of the current batch in the update, ``1 − (1 − momentum)/√(bs − 1)``."""
