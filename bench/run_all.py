@@ -64,8 +64,9 @@ def main() -> None:
     }
     for name in names:
         print(f"running bench/{name}.py ...", file=sys.stderr)
-        results[name] = run(name, BENCHMARKS[name])
-        results[name]["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")  # type: ignore[index]
+        entry = run(name, BENCHMARKS[name])
+        entry["created"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        results[name] = entry
     if options.only and options.out.exists():  # a partial run updates its entries, keeps the others
         earlier = json.loads(options.out.read_text(encoding="utf-8"))
         results = {**earlier, **results}

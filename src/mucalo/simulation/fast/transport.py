@@ -128,7 +128,7 @@ def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
         if t <= t_one and test <= spin:
             return t
         l1 = math.log(1.0 + 2.0 * t / ELECTRON_MASS)
-        l2 = math.log(4.0 * e * (e - t) / (MUON_MASS * MUON_MASS))
+        l2 = math.log(4.0 * e * (e - t) / m2)
         if test <= spin * (1.0 + rad * l1 * (l2 - l1)):
             return t
 
