@@ -1,6 +1,6 @@
 """A small fast-simulation sample against Geant4: headline numbers.
 
-The fast sample (40 muons per energy) runs through ``compare`` against the 10-muon Geant4 fixture; its
+The fast sample (200 muons per energy, ~1 s) runs through ``compare`` against the 10-muon Geant4 fixture; its
 headline numbers are then held against those of the full reference (200 Geant4 muons per energy,
 ``tests/data/g4ref_fixed_headline.json``, made by ``tests/data/make_fixtures.py``): ten muons cannot
 pin down an 84 % quantile at 8 TeV. Each comparison allows the issue's target plus three standard
@@ -18,7 +18,7 @@ import pytest
 from mucalo.simulation.fast import FastBackend
 from mucalo.simulation.validate import TARGETS, MuonSample, compare
 
-N_PER_ENERGY = 40
+N_PER_ENERGY = 200
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,14 @@ class FastSimConfig:
     """Physics of ``mucalo.simulation.fast``.
 
     Cuts are the Geant4 production thresholds of the reference (0.7 mm in PbWO4). The shower knobs
-    are tuning values (PHYSICS.md §8.4, tag [U]); their defaults come from the comparison with
-    ``../g4ref/fixed.h5`` and ``uniform.h5`` reported by ``mucalo validate-sim`` (500 fast muons per
-    reference energy). The halo knobs trade speed for the sparse low-energy cells: ``halo_fraction=0``
-    with ``tail_split=4`` cuts the cost per GeV 2–3× at TeV energies but loses
-    ~35 % of the hit cells, ~15 % of the cells above 1 MeV and ~12 % of the lateral RMS (1 TeV).
+    are tuning values (PHYSICS.md §8.4, tag [U]); their defaults come from scans against
+    ``../g4ref/fixed.h5`` (600–1,500 fast muons per reference energy; mean hit cells, cells above 1 MeV
+    and lateral RMS at 100 GeV–8 TeV) and are reported by ``mucalo validate-sim``. Broad spot energies
+    (Gamma shape 0.6) and halo photons up to 10 MeV give the sparse periphery of a GFlash shower a few
+    MeV-sized deposits among many small ones, as Geant4 has. The halo knobs trade speed for the sparse
+    low-energy cells: ``halo_fraction=0`` with ``tail_split=4`` cuts the cost per GeV 2–3× at TeV
+    energies but loses ~35 % of the hit cells, ~15 % of the cells above 1 MeV and ~12 % of the lateral
+    RMS (1 TeV).
     """
 
     # --- physics switches
@@ -42,12 +45,12 @@ class FastSimConfig:
     moliere_radius_mm: float = 17.5  # radial scale R_M of the GFlash profiles, mm (tuned; 20.2 Rossi)
     spot_multiplier: float = 0.5  # scales the number of GFlash spots, 393·E[GeV]^0.876
     core_spot_fraction: float = 0.35  # share of the spots of the dense core kept (weighted up)
-    spot_energy_shape: float | None = 1.5  # Gamma shape of random spot energies (None: equal spots)
+    spot_energy_shape: float | None = 0.6  # Gamma shape of random spot energies (None: equal spots)
     tail_split: int = 8  # a GFlash spot of the radial tail is deposited as this many pieces
     halo_fraction: float = 0.1  # fraction of GFlash spots turned into soft photons (library-replayed)
     halo_photon_min_mev: float = 0.1  # soft photons follow 1/k from this energy, MeV ...
-    halo_photon_max_mev: float = 5.0  # ... to this one, MeV
-    electron_detour: float = 0.85  # chord / path length of an electron's random-walk segment (§8.3)
+    halo_photon_max_mev: float = 10.0  # ... to this one, MeV
+    electron_detour: float = 1.0  # factor on the multiple-scattering chord of an electron's segment (§8.3)
     photon_local_mev: float = 0.05  # photons below this are absorbed where they are made, MeV
     brems_min_photon_mev: float = 0.0758  # lowest brems photon energy of mini-MC electrons, MeV
     # --- photonuclear final state (only when photonuclear = True)
