@@ -2,14 +2,15 @@
 
 Times one training step (forward, loss, backward, Adam step) and inference (eval, no grad) of the
 nominal hybrid model on real Geant4 grids, for the plain fp32 model at batch 256 and for the fast path
-(bf16 autocast, optionally channels-last 3D and ``torch.compile``), and reports muons/s, the ratios and
-the prediction difference between the two paths on the same weights. Goal (issue 6): ≥ 3× training,
+(bf16 autocast, optionally channels-last 3D and ``torch.compile``; inference through the derived head of
+:mod:`mucalo.models.fast_inference`, also timed in float32), and reports muons/s, the ratios and the
+prediction difference between the two paths on the same weights. Goal (issue 6): ≥ 3× training,
 ≥ 2.5× inference. The fast path trains at a smaller batch (64 by default: its first-level feature
 maps then stay in cache; per-muon throughput falls at 256) and infers the same 256 muons in chunks.
 
     OMP_NUM_THREADS=1 python bench/model.py [--shards FILE] [--train-iters 2] [--infer-iters 2]
         [--fast-batch-size 64] [--inference-batch 32] [--compile] [--no-bf16] [--channels-last]
-        [--no-flush-denormal] [--out result.json]
+        [--no-flush-denormal] [--no-inference-head] [--out result.json]
 
 Features are random standard-normal placeholders (they cost the model the same). The output bias is set
 to the mean true energy so that relative prediction differences are on a GeV scale. Each throughput is
@@ -116,6 +117,12 @@ def main() -> None:
     parser.add_argument(
         "--no-flush-denormal", dest="flush_denormal", action="store_false", help="keep subnormal floats"
     )
+    parser.add_argument(
+        "--no-inference-head",
+        dest="inference_head",
+        action="store_false",
+        help="predict with the model itself, not the derived inference head",
+    )
     parser.add_argument("--channels-last", action="store_true", help="channels-last 3D (off by default)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the fast path (slow to start)")
     parser.add_argument(
@@ -141,8 +148,10 @@ def main() -> None:
         compile=args.compile,
         inference_batch=args.inference_batch,
         flush_denormal=args.flush_denormal,
+        inference_head=args.inference_head,
     )
     fast = FastPath(fast_config)
+    fp32_head = FastPath(dataclasses.replace(fast_config, bf16=False, compile=False))
     b, fb = args.batch_size, args.fast_batch_size
     plain_batch = (grid[:b], features[:b], true_energy[:b])
     fast_batch = (grid[:fb], features[:fb], true_energy[:fb])
@@ -161,6 +170,10 @@ def main() -> None:
         # The same muons for both: the fast path splits them into chunks of --inference-batch itself.
         "fast": _time_inference(
             copy.deepcopy(trained), fast, grid[:b], features[:b], args.warmup, args.infer_iters
+        ),
+        # The derived inference head in float32: exact to rounding, for predictions that must not change.
+        "fast_fp32": _time_inference(
+            copy.deepcopy(trained), fp32_head, grid[:b], features[:b], args.warmup, args.infer_iters
         ),
     }
     reference = _predict(trained.eval(), plain, grid[:b], features[:b])
@@ -182,6 +195,7 @@ def main() -> None:
             "compile": args.compile,
             "inference_batch": args.inference_batch,
             "flush_denormal": args.flush_denormal,
+            "inference_head": args.inference_head,
         },
         "iterations": {"warmup": args.warmup, "train": args.train_iters, "infer": args.infer_iters},
         "train": train,
@@ -189,6 +203,7 @@ def main() -> None:
         "ratio": {
             "train": train["fast"]["muons_per_s"] / train["plain"]["muons_per_s"],
             "infer": infer["fast"]["muons_per_s"] / infer["plain"]["muons_per_s"],
+            "infer_fp32": infer["fast_fp32"]["muons_per_s"] / infer["plain"]["muons_per_s"],
         },
         "prediction_difference": {
             "muons": b,

@@ -10,8 +10,9 @@ from torch import nn
 
 from mucalo.models import ModelConfig, ablation_config, build_model
 from mucalo.models import batchnorm as batchnorm_module
-from mucalo.models.batchnorm import channel_affine, channel_moments
+from mucalo.models.batchnorm import RunningBatchNorm, channel_affine, channel_moments
 from mucalo.models.blocks import Shortcut
+from mucalo.models.fast_inference import inference_model, supports
 
 
 def _plain_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -117,3 +118,42 @@ def test_channels_last_training_matches_contiguous(monkeypatch: pytest.MonkeyPat
         assert last_grad is not None
         assert float((grad - last_grad).norm() / grad.norm()) < 1e-4, name
     assert any(wide_views)  # the channels-last batch-norm path ran
+
+
+def _perturbed_eval_model(config: ModelConfig) -> nn.Module:
+    """A float64 model with real running statistics and non-trivial affine norm parameters, in eval."""
+    model = build_model(config).double().train()
+    with torch.no_grad():
+        model(
+            torch.rand(6, 1, 10, 8, 8, dtype=torch.float64) ** 4 * 5, torch.randn(6, 28, dtype=torch.float64)
+        )
+        for module in model.modules():
+            if isinstance(module, RunningBatchNorm | nn.BatchNorm3d):
+                module.weight.mul_(1 + 0.3 * torch.randn_like(module.weight))
+                module.bias.add_(0.2 * torch.randn_like(module.bias))
+    return model.eval()
+
+
+@pytest.mark.parametrize("ablation", [None, "no-bn", "standard-bn", "no-se"])
+def test_inference_head_matches_model(ablation: str | None) -> None:
+    base = ModelConfig(grid_shape=(10, 8, 8))
+    config = base if ablation is None else ablation_config(ablation, base)
+    model = _perturbed_eval_model(config)
+    before = copy.deepcopy(model.state_dict())
+    grid = torch.rand(5, 1, 10, 8, 8, dtype=torch.float64) ** 4 * 5
+    features = torch.randn(5, 28, dtype=torch.float64)
+    assert supports(model)
+    derived = inference_model(model, torch.float64)
+    assert derived is not model
+    with torch.no_grad():
+        expected = model(grid, features)
+        torch.testing.assert_close(derived(grid, features), expected, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(derived.head(grid), model.head(grid), rtol=1e-10, atol=1e-10)  # type: ignore[operator]
+    torch.testing.assert_close(model.state_dict(), before, rtol=0, atol=0)  # the trained model is untouched
+
+
+@pytest.mark.parametrize("ablation", ["no-identity", "no-epass", "no-pooling", "no-cnn"])
+def test_inference_model_falls_back_to_the_model(ablation: str) -> None:
+    model = build_model(ablation_config(ablation, ModelConfig(grid_shape=(10, 8, 8)))).eval()
+    assert not supports(model)
+    assert inference_model(model) is model

@@ -109,3 +109,34 @@ def test_flush_denormal_only_inside_the_forward_context() -> None:
         assert float(inside[0]) == 0.0
     with FastPath(FastPathConfig(bf16=False, flush_denormal=False)).autocast():
         assert float((subnormal * 1.0)[0]) > 0.0
+
+
+def test_predict_uses_a_cached_inference_head(
+    model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    grid, _ = real_muons
+    features = torch.randn(len(grid), 28)
+    trained = copy.deepcopy(model)
+    reference = FastPath(FastPathConfig.off()).predict(trained, grid, features)
+    fast = FastPath(FastPathConfig(bf16=False))
+    derived = fast.inference_model(trained)
+    assert derived is not trained
+    assert fast.inference_model(trained) is derived  # cached while the parameters stay
+    # Channels-last float32 with folded norms: the same function up to float32 summation order.
+    torch.testing.assert_close(fast.predict(trained, grid, features), reference, rtol=1e-5, atol=1e-3)
+    with torch.no_grad():
+        trained.out.bias.add_(10.0)
+    assert fast.inference_model(trained) is not derived  # rebuilt after a parameter changed
+    torch.testing.assert_close(fast.predict(trained, grid, features), reference + 10.0, rtol=1e-5, atol=1e-3)
+    assert FastPath(FastPathConfig(inference_head=False)).inference_model(trained) is trained
+    assert fast.inference_model(trained.train()) is trained  # training mode: the model itself
+
+
+def test_bf16_inference_head_is_close(
+    model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    grid, _ = real_muons
+    features = torch.zeros(len(grid), 28)
+    reference = FastPath(FastPathConfig.off()).predict(model, grid, features)
+    fast = FastPath(FastPathConfig(bf16=True, inference_batch=4)).predict(model, grid, features)
+    assert float(((fast - reference).abs() / reference.abs()).max()) < 0.01

@@ -201,14 +201,28 @@ class RunningBatchNorm(nn.Module):
                 self.sqrs.copy_(sqrs)
                 self.count.copy_(count)
                 self.samples_seen.add_(batch_size)
+        factor, offset = self._factor_offset(sums, sqrs, count)
+        # One fused pass forward and backward, in the input's dtype; the gradient reaches the statistics.
+        return channel_affine(x, factor, offset)
+
+    def _factor_offset(self, sums: Tensor, sqrs: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-channel ``(factor, offset)`` of the normalisation from sums, squared sums and count."""
         count = count.clamp_min(torch.finfo(torch.float32).tiny)
         mean = sums / count
         var = sqrs / count - mean * mean
         var = torch.where(self.samples_seen < self.warmup, var.clamp_min(0.01), var)
         factor = self.weight.float() / torch.sqrt(var + self.eps)
         offset = self.bias.float() - mean * factor
-        # One fused pass forward and backward, in the input's dtype; the gradient reaches the statistics.
-        return channel_affine(x, factor, offset)
+        return factor, offset
+
+    def eval_affine(self) -> tuple[Tensor, Tensor]:
+        """The eval-mode transform as ``x·factor + offset`` per channel: (C,) ``factor``, (C,) ``offset``.
+
+        Exactly what :meth:`forward` applies in eval mode (float32, or the buffers' dtype if wider),
+        without gradients; inference code folds it into neighbouring convolutions.
+        """
+        with torch.no_grad():
+            return self._factor_offset(self.sums, self.sqrs, self.count)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, momentum={self.momentum}, eps={self.eps}, warmup={self.warmup}"

@@ -218,7 +218,8 @@ class TrainedRun:
             folds: folds to predict, e.g. ``[run.holdout_fold]``; None for all.
             batch_size: muons per forward pass.
             device: where the models run.
-            fast: bf16 / channels-last switches (default: plain fp32).
+            fast: fast-path switches (default: :meth:`FastPathConfig.exact`, float32 through the derived
+                inference head, equal to the plain model to float32 rounding and ~1.7× faster on CPU).
 
         Returns:
             Per-model and ensemble predictions in fold order, then muon order.
@@ -229,7 +230,7 @@ class TrainedRun:
         """
         data = dataset if isinstance(dataset, MuonDataset) else open_dataset(dataset)
         chosen = list(range(data.n_folds)) if folds is None else list(folds)
-        path = FastPath(fast or FastPathConfig.off(), device=device)
+        path = FastPath(fast or FastPathConfig.exact(), device=device)
         loader = make_loader(
             data,
             chosen,
@@ -242,7 +243,7 @@ class TrainedRun:
             pin_memory=path.device.type == "cuda",
             channels_last=path.config.channels_last,
         )
-        models = [path.prepare_model(model) for model in self.models]
+        models = [path.inference_model(path.prepare_model(model.eval())) for model in self.models]
         indices, truths, outputs = [], [], []
         for batch in loader:
             grid, features = model_inputs(batch, self.model_config, path, path.device)
