@@ -72,6 +72,21 @@ def test_bf16_training_step_runs(real_muons: tuple[torch.Tensor, torch.Tensor]) 
     assert all(g is not None and g.dtype == torch.float32 and bool(torch.isfinite(g).all()) for g in grads)
 
 
+def test_output_energy_is_float32_under_autocast(real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """The output layer leaves autocast: energies near 4 TeV are not rounded to bf16's 16 GeV steps."""
+    grid, _ = real_muons
+    torch.manual_seed(5)
+    model = build_model().train()
+    with torch.no_grad():
+        model.out.bias.fill_(3000.0)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        prediction = model(grid[:8], torch.randn(8, 28))
+    assert prediction.dtype == torch.float32
+    assert bool((torch.remainder(prediction.detach(), 16.0) != 0).any())
+    prediction.sum().backward()  # type: ignore[no-untyped-call]
+    assert model.out.weight.grad is not None and model.out.weight.grad.dtype == torch.float32
+
+
 def test_auto_and_unwrap() -> None:
     assert FastPathConfig.auto("cpu").bf16 == bf16_supported("cpu")
     assert not FastPathConfig.auto("cpu").compile
