@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from mucalo.evaluation import (
     EvaluationError,
     binned_means,
     fit_bias_correction,
+    fit_line,
 )
 
 
@@ -101,3 +103,21 @@ def test_too_few_bins(continuous: Sample) -> None:
 def test_non_finite_prediction_is_named() -> None:
     with pytest.raises(EvaluationError, match=r"prediction has 1 non-finite value\(s\) out of 3"):
         fit_bias_correction([100.0, 200.0, 300.0], [100.0, np.nan, 300.0], n_bootstrap=0)
+
+
+def test_zero_spread_bin_warns_unless_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    """A bin of identical predictions is floored to the smallest spread; bootstrap replicas log it quietly."""
+    true = np.array([100.0, 100.0, 300.0, 310.0, 500.0, 520.0])
+    pred = np.array([90.0, 90.0, 280.0, 300.0, 480.0, 530.0])  # the first bin has zero spread
+    points = binned_means(
+        true, pred, edges_gev=[50, 200, 400, 600], n_bootstrap=0, rng=np.random.default_rng(0)
+    )
+    with caplog.at_level(logging.DEBUG, logger="mucalo.evaluation.bias"):
+        loud = fit_line(points)
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "zero spread" in r.message]
+        caplog.clear()
+        quiet = fit_line(points, quiet=True)
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any("zero spread" in r.message for r in caplog.records)  # still there at debug level
+    assert len(warnings) == 1
+    assert quiet == loud

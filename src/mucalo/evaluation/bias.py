@@ -170,8 +170,11 @@ def _line(x: FloatArray, slope: float, offset: float) -> FloatArray:
     return slope * x + offset
 
 
-def fit_line(points: BinnedMeans) -> BiasCorrection:
+def fit_line(points: BinnedMeans, *, quiet: bool = False) -> BiasCorrection:
     """Weighted linear fit pred = a·E + b to the valid bins (scipy curve_fit, p0 = (1, 1), relative σ).
+
+    ``quiet`` logs the zero-spread fallback at debug level only (bootstrap replicas, where a bin holding
+    one event drawn twice is common and harmless).
 
     Raises:
         EvaluationError: fewer than 3 usable bins, the fit fails, or the slope is not above 1e-3
@@ -187,8 +190,11 @@ def fit_line(points: BinnedMeans) -> BiasCorrection:
         # A bin of identical predictions has zero spread: give it the smallest spread seen elsewhere
         # rather than an infinite weight (happens with a model that predicts a constant).
         floor = float(sigma[positive].min()) if positive.any() else 1.0
-        logger.warning(
-            "bias fit: %d bin(s) with zero spread; using σ = %g GeV", int((~positive).sum()), floor
+        logger.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "bias fit: %d bin(s) with zero spread; using σ = %g GeV",
+            int((~positive).sum()),
+            floor,
         )
         sigma[~positive] = floor
     try:

@@ -212,7 +212,8 @@ def _bootstrap(
         correction = fixed_correction
         if correction is None:
             try:
-                correction = fit_line(binned_means(t, p, edges_gev=cfg.fit_edges_gev, n_bootstrap=0, rng=rng))
+                points = binned_means(t, p, edges_gev=cfg.fit_edges_gev, n_bootstrap=0, rng=rng)
+                correction = fit_line(points, quiet=True)  # repeated events give zero-spread bins
             except EvaluationError:
                 failures += 1
                 continue
