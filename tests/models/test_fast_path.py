@@ -36,6 +36,14 @@ def _predict(model: MuonRegressor, config: FastPathConfig, grid: torch.Tensor) -
         return prepared(fast.prepare_grid(grid), torch.zeros(len(grid), 28)).float()
 
 
+def _plain_and(
+    config: FastPathConfig, model: MuonRegressor, grid: torch.Tensor, features: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``FastPath.predict`` of plain fp32 and of ``config`` on the same muons."""
+    plain = FastPath(FastPathConfig.off()).predict(model, grid, features)
+    return plain, FastPath(config).predict(model, grid, features)
+
+
 def test_off_is_exact(model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]) -> None:
     grid, _ = real_muons
     with torch.no_grad():
@@ -98,9 +106,9 @@ def test_predict_in_chunks_is_exact(
     model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
     grid, _ = real_muons
-    features = torch.randn(len(grid), 28)
-    whole = FastPath(FastPathConfig.off()).predict(model, grid, features)
-    chunked = FastPath(FastPathConfig(bf16=False, inference_batch=3)).predict(model, grid, features)
+    whole, chunked = _plain_and(
+        FastPathConfig(bf16=False, inference_batch=3), model, grid, torch.randn(len(grid), 28)
+    )
     assert chunked.shape == (len(grid),)
     torch.testing.assert_close(chunked, whole, rtol=1e-6, atol=1e-4)
 
@@ -151,7 +159,7 @@ def test_bf16_inference_head_is_close(
     model: MuonRegressor, real_muons: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
     grid, _ = real_muons
-    features = torch.zeros(len(grid), 28)
-    reference = FastPath(FastPathConfig.off()).predict(model, grid, features)
-    fast = FastPath(FastPathConfig(bf16=True, inference_batch=4)).predict(model, grid, features)
+    reference, fast = _plain_and(
+        FastPathConfig(bf16=True, inference_batch=4), model, grid, torch.zeros(len(grid), 28)
+    )
     assert float(((fast - reference).abs() / reference.abs()).max()) < 0.01
