@@ -85,7 +85,7 @@ class FastPathConfig:
     @classmethod
     def exact(cls) -> FastPathConfig:
         """float32 predictions through the derived inference head: equal to the plain model to float32
-        rounding (folded batch-norms reorder a few operations), ~1.7× faster on one CPU core."""
+        rounding (folded batch-norms reorder a few operations), 1.5–1.7× faster on one CPU core."""
         return cls(bf16=False, channels_last=False, compile=False, inference_batch=32, flush_denormal=True)
 
     @classmethod

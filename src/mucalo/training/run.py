@@ -219,7 +219,7 @@ class TrainedRun:
             batch_size: muons per forward pass.
             device: where the models run.
             fast: fast-path switches (default: :meth:`FastPathConfig.exact`, float32 through the derived
-                inference head, equal to the plain model to float32 rounding and ~1.7× faster on CPU).
+                inference head, equal to the plain model to float32 rounding and 1.5–1.7× faster on CPU).
 
         Returns:
             Per-model and ensemble predictions in fold order, then muon order.
