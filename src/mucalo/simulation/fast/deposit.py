@@ -122,12 +122,17 @@ def grid_add(grid: FloatArray, touched: IntArray, counters: IntArray, cell: int,
     Loops over many deposits write these lines out instead, with the list length in a local
     that is stored back once: a call that passes arrays costs ~20 ns even when inlined (numba
     reference-counts array arguments around it), four times the cost of the deposit itself.
+
+    The cell is written to the list's next slot every time and the count moves on only when the
+    cell was empty: whether a deposit opens a cell is a coin toss to the branch predictor, and a
+    mispredicted branch cost as much as the rest of a replayed point (library replay 1.8× faster).
+    ``touched`` has one slot more than the grid for this write.
     """
+    value = grid[cell]
     n_touched = counters[C_TOUCHED]
-    if grid[cell] == 0.0:
-        touched[n_touched] = cell
-        counters[C_TOUCHED] = n_touched + 1
-    grid[cell] += energy
+    touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+    counters[C_TOUCHED] = n_touched + (value == 0.0)
+    grid[cell] = value + energy
 
 
 @numba.njit(cache=True, inline="always")
@@ -199,9 +204,8 @@ def deposit_segment(
                     escaped += pending
                 else:
                     value = grid[last]
-                    if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                        touched[n_touched] = last
-                        n_touched += 1
+                    touched[n_touched] = last  # kept only if it was empty (see grid_add)
+                    n_touched += value == 0.0
                     grid[last] = value + pending
             last = cell
             pending = 0.0
@@ -210,9 +214,8 @@ def deposit_segment(
         escaped += pending
     else:
         value = grid[last]
-        if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-            touched[n_touched] = last
-            n_touched += 1
+        touched[n_touched] = last  # kept only if it was empty (see grid_add)
+        n_touched += value == 0.0
         grid[last] = value + pending
     counters[C_TOUCHED] = n_touched
     if escaped > 0.0:
@@ -281,8 +284,7 @@ def deposit_track(
             tally[TALLY_ESCAPED] += share
         else:
             value = grid[cell]
-            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                touched[n_touched] = cell
-                n_touched += 1
+            touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+            n_touched += value == 0.0
             grid[cell] = value + share
     counters[C_TOUCHED] = n_touched

@@ -11,7 +11,9 @@ continuum of 0.1–3 MeV deposits from Compton electrons and photo-absorbed phot
 
 - spot energies carry Gamma-distributed random factors (``spot_energy_shape``; drawn from a
   quantile table, exact in the tail);
-- a tail spot is deposited as ``tail_split`` pieces at independent radii;
+- a tail spot is deposited as ``tail_split`` pieces at independent radii, each with its own Gamma
+  energy factor (drawn as the spot's Gamma(P·a) total and Dirichlet shares of it, which is the same
+  distribution with one normalisation per spot);
 - a fraction ``halo_fraction`` of the spots become soft photons (1/k spectrum) emitted isotropically
   from the core and replayed from the photon library, which populates the low-energy halo;
 - core spots, which land in cells that receive many, are thinned (``core_spot_fraction``) and
@@ -163,16 +165,20 @@ def gflash_shower(
     mean_spots = p[P_SPOTS] * 93.0 * math.log(z_eff) * e_gev**0.876
     n_spots = max(int(mean_spots + uniform(state)), 1)  # stochastic rounding keeps the mean
     tail_split = max(int(p[P_TAIL_SPLIT]), 1)
-    n_max = n_spots * tail_split
-    entries = s.scratch if n_max <= s.scratch.shape[1] else np.empty((3, n_max))
+    entries = (
+        s.scratch
+        if max(n_spots, tail_split) <= s.scratch.shape[1]
+        else np.empty((4, max(n_spots, tail_split)))
+    )
     position = entries[0]  # depth, in grid units
     weight = entries[1]  # energy weight
     component = entries[2]  # 0 core, 1 tail, 2 soft photons
+    pieces = entries[3]  # the energy shares of one tail spot's pieces
     shape = p[P_SPOT_SHAPE]
     halo = p[P_HALO_FRAC]
     core_keep = p[P_CORE_KEEP]
-    quantiles = s.spot_quantiles
-    n_quantiles = quantiles.shape[0]
+    quantiles = s.spot_quantiles  # Gamma(a)/a and Gamma(P·a)/(P·a) quantiles, a = shape, P = tail_split
+    n_quantiles = quantiles.shape[1]
     # pass 1: stratified spot depths (u_j = (j + U)/n walks the CDF once), components and weights
     i = 0
     n = 0
@@ -185,33 +191,30 @@ def gflash_shower(
         f = min(max((u - cdf[i]) / width, 0.0), 1.0) if width > 0.0 else 0.5
         w = log_w[i] + f * (log_w[i + 1] - log_w[i])
         if halo > 0.0 and uniform(state) < halo:
-            kind, pieces = 2.0, 1
+            kind, row = 2.0, 0
         elif uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
             # core spots land in cells that get many spots anyway: keep a fraction, heavier
             if uniform(state) >= core_keep:
                 continue
-            kind, pieces = 0.0, 1
+            kind, row = 0.0, 0
             w /= core_keep
-        else:
-            kind, pieces = 1.0, tail_split
-        w /= pieces
-        for _ in range(pieces):
-            factor = 1.0
-            if shape == 1.0:  # random spot energies give a continuous cell spectrum where spots are sparse
-                factor = -math.log(uniform(state))
-            elif shape > 0.0:  # Gamma(shape)/shape from the quantile table (written out: no array call)
-                position_q = uniform(state) * n_quantiles
-                bin_q = int(position_q)
-                if bin_q < n_quantiles - 1:
-                    low_q = quantiles[bin_q]
-                    factor = low_q + (position_q - bin_q) * (quantiles[bin_q + 1] - low_q)
-                else:  # the open last bin: the exact tail
-                    factor = gamma_tail(state, shape, quantiles[bin_q] * shape) / shape
-            position[n] = i + f
-            weight[n] = w * factor
-            component[n] = kind
-            w_sum += w * factor
-            n += 1
+        else:  # a tail spot, deposited as P pieces of Gamma(a) energies: their sum is Gamma(P·a)
+            kind, row = 1.0, 1
+        factor = 1.0
+        if shape > 0.0:  # random spot energies give a continuous cell spectrum where spots are sparse
+            position_q = uniform(state) * n_quantiles  # quantile table (written out: no array call)
+            bin_q = int(position_q)
+            if bin_q < n_quantiles - 1:
+                low_q = quantiles[row, bin_q]
+                factor = low_q + (position_q - bin_q) * (quantiles[row, bin_q + 1] - low_q)
+            else:  # the open last bin: the exact tail
+                spot_shape = shape * tail_split if row == 1 else shape
+                factor = gamma_tail(state, spot_shape, quantiles[row, bin_q] * spot_shape) / spot_shape
+        position[n] = i + f
+        weight[n] = w * factor
+        component[n] = kind
+        w_sum += w * factor
+        n += 1
     # pass 2: place the spots (core or tail radius at their depth) and deposit their energy
     if n > 0 and w_sum <= 0.0:  # a few spots where the weight underflows: share the energy equally
         for j in range(n):
@@ -255,19 +258,60 @@ def gflash_shower(
         f = g - i
         along = g * dt * x0_mm
         kind = component[j]
-        if kind == 1.0:
+        e_spot = weight[j] * e_scale
+        cx, cy, cz = x + along * ux, y + along * uy, z + along * uz
+        if kind == 1.0:  # a tail spot: P pieces at independent radii
             radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
-        else:
-            radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
-        # r = R √(u/(1−u)) with u uniform has the G–P radial law; the azimuth comes with u
+            # the pieces' shares are Dirichlet(a, …, a): P independent Gamma(a) draws over their
+            # sum, which with the Gamma(P·a) spot total of pass 1 makes P independent Gamma(a) pieces
+            share_sum = 0.0
+            for k in range(tail_split):
+                share = 1.0
+                if shape > 0.0:
+                    position_q = uniform(state) * n_quantiles
+                    bin_q = int(position_q)
+                    if bin_q < n_quantiles - 1:
+                        low_q = quantiles[0, bin_q]
+                        share = low_q + (position_q - bin_q) * (quantiles[0, bin_q + 1] - low_q)
+                    else:
+                        share = gamma_tail(state, shape, quantiles[0, bin_q] * shape) / shape
+                pieces[k] = share
+                share_sum += share
+            if share_sum <= 0.0:  # every share underflowed: equal pieces
+                for k in range(tail_split):
+                    pieces[k] = 1.0
+                share_sum = float(tail_split)
+            e_share = e_spot / share_sum
+            for k in range(tail_split):
+                # r = R √(u/(1−u)) with u uniform has the G–P radial law; the azimuth comes with u
+                u, azimuth = uniform_and_azimuth(state)
+                scale = radius * math.sqrt(u / (1.0 - u))
+                c = scale * AZIMUTH[0, azimuth]
+                d = scale * AZIMUTH[1, azimuth]
+                sx = cx + c * e1x + d * e2x
+                sy = cy + c * e1y + d * e2y
+                sz = cz + c * e1z + d * e2z
+                e_piece = pieces[k] * e_share
+                if recording:
+                    deposit_point(s, sx, sy, sz, e_piece)
+                    continue
+                cell = cell_at(geo, sx, sy, sz)
+                if cell < 0:
+                    escaped += e_piece
+                else:
+                    value = grid[cell]
+                    touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                    n_touched += value == 0.0
+                    grid[cell] = value + e_piece
+            continue
+        radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
         u, azimuth = uniform_and_azimuth(state)
         scale = radius * math.sqrt(u / (1.0 - u))
         c = scale * AZIMUTH[0, azimuth]
         d = scale * AZIMUTH[1, azimuth]
-        sx = x + along * ux + c * e1x + d * e2x
-        sy = y + along * uy + c * e1y + d * e2y
-        sz = z + along * uz + c * e1z + d * e2z
-        e_spot = weight[j] * e_scale
+        sx = cx + c * e1x + d * e2x
+        sy = cy + c * e1y + d * e2y
+        sz = cz + c * e1z + d * e2z
         if kind == 2.0:  # the spot's energy leaves the core as soft photons
             left = e_spot
             while left > 0.0:
@@ -311,9 +355,8 @@ def gflash_shower(
                         photon_escaped += e_point
                     else:
                         value = grid[cell]
-                        if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                            touched[n_touched] = cell
-                            n_touched += 1
+                        touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                        n_touched += value == 0.0
                         grid[cell] = value + e_point
                 if photon_escaped > 0.0:
                     tally[TALLY_ESCAPED] += photon_escaped
@@ -329,9 +372,8 @@ def gflash_shower(
                 escaped += e_spot
             else:
                 value = grid[cell]
-                if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                    touched[n_touched] = cell
-                    n_touched += 1
+                touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                n_touched += value == 0.0
                 grid[cell] = value + e_spot
     counters[C_TOUCHED] = n_touched
     if escaped > 0.0:

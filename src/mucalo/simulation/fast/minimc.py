@@ -225,9 +225,8 @@ def replay_directed(
             escaped += e
         else:
             value = grid[cell]
-            if value == 0.0:  # the cell's first deposit: list it (inlined, see grid_add)
-                touched[n_touched] = cell
-                n_touched += 1
+            touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+            n_touched += value == 0.0
             grid[cell] = value + e
     counters[C_TOUCHED] = n_touched
     if escaped > 0.0:

@@ -28,6 +28,7 @@ __all__ = [
     "seed_state",
     "uniform",
     "uniform_and_azimuth",
+    "uniform_and_two_azimuths",
 ]
 
 _U64 = np.uint64
@@ -101,6 +102,19 @@ def uniform_and_azimuth(state: npt.NDArray[np.uint64]) -> tuple[float, int]:
     """
     bits = _next(state)
     return (float(bits >> _U64(11)) + 0.5) * _TWO_POW_M53, int(bits & _U64(AZIMUTH_BINS - 1))
+
+
+@numba.njit(cache=True, inline="always")
+def uniform_and_two_azimuths(state: npt.NDArray[np.uint64]) -> tuple[float, int, int]:
+    """A uniform in (0, 1) with 42-bit resolution (enough to pick one of a few hundred items) and two
+    independent azimuth bins of :data:`AZIMUTH`, from one draw (the top 42 and the low 2 × 11 bits)."""
+    bits = _next(state)
+    mask = _U64(AZIMUTH_BINS - 1)
+    return (
+        (float(bits >> _U64(22)) + 0.5) * (1.0 / 4398046511104.0),
+        int(bits & mask),
+        int((bits >> _U64(11)) & mask),
+    )
 
 
 @numba.njit(cache=True, inline="always")

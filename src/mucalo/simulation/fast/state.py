@@ -12,14 +12,16 @@ Fields (float64 unless noted; MeV, mm):
 - ``lib_index`` int64 [h + 1], ``lib_points`` [n, 4], ``lib_meta`` [3, 5]: the particle library;
 - ``lib_iso`` [m, 4]: the photon histories once more, each turned to a random orientation (for
   isotropic emission, replayed without a rotation);
-- ``grid`` [n_cells], ``touched`` int64 [n_cells]: the current muon's cell energies and hit list;
+- ``grid`` [n_cells], ``touched`` int64 [n_cells + 1]: the current muon's cell energies and hit list
+  (one spare slot: see :func:`~mucalo.simulation.fast.deposit.grid_add`);
 - ``counters`` int64 [4]: cells touched, particles on the stack, recorded points, recording flag;
 - ``tally`` [2]: escaped and invisible energy;
 - ``record`` [m, 4]: recorded points (library building);
 - ``stack`` [STACK_SIZE, 8]: particles waiting (kind, x, y, z, ux, uy, uz, energy);
-- ``scratch`` [3, M]: GFlash spot buffers;
-- ``spot_quantiles`` [GAMMA_TABLE_BINS]: quantiles of the GFlash spot-energy factors (Gamma of
-  shape ``params[P_SPOT_SHAPE]``, mean 1; :func:`~mucalo.simulation.fast.rng.gamma_quantile_table`);
+- ``scratch`` [4, M]: GFlash spot buffers;
+- ``spot_quantiles`` [2, GAMMA_TABLE_BINS]: quantiles of the GFlash spot-energy factors, Gamma of
+  shape a = ``params[P_SPOT_SHAPE]`` and of shape P·a (P = ``params[P_TAIL_SPLIT]``, a tail spot's
+  pieces together), each over its shape (mean 1; :func:`~mucalo.simulation.fast.rng.gamma_quantile_table`);
 - ``rng`` uint64 [4]: the xoshiro256** state of the current muon.
 """
 
@@ -33,7 +35,7 @@ import numpy.typing as npt
 from numba.core import types
 from numba.experimental import structref
 
-from mucalo.simulation.fast.params import P_SPOT_SHAPE
+from mucalo.simulation.fast.params import P_SPOT_SHAPE, P_TAIL_SPLIT
 from mucalo.simulation.fast.rng import gamma_quantile_table
 
 __all__ = [
@@ -179,12 +181,17 @@ def make_state(
         contiguous(lib_meta, dtype=np.float64),
         np.zeros((1, 4)) if isotropic_points is None else contiguous(isotropic_points, dtype=np.float64),
         np.zeros(n_cells),
-        np.zeros(max(n_cells, 1), dtype=np.int64),
+        np.zeros(n_cells + 1, dtype=np.int64),  # one spare slot for the branch-free listing
         np.zeros(4, dtype=np.int64),
         np.zeros(2),
         np.zeros((max(record_size, 1), 4)),
         np.zeros((STACK_SIZE, 8)),
-        np.zeros((3, SCRATCH_SPOTS)),
-        gamma_quantile_table(float(params[P_SPOT_SHAPE])),
+        np.zeros((4, SCRATCH_SPOTS)),
+        np.stack(
+            [
+                gamma_quantile_table(float(params[P_SPOT_SHAPE])),
+                gamma_quantile_table(float(params[P_SPOT_SHAPE]) * max(int(params[P_TAIL_SPLIT]), 1)),
+            ]
+        ),
         np.zeros(4, dtype=np.uint64),
     )

@@ -37,7 +37,6 @@ from mucalo.simulation.fast.minimc import (
     push,
     rotate,
     run_stack,
-    unit_disk,
 )
 from mucalo.simulation.fast.params import (
     P_BOHR,
@@ -59,7 +58,15 @@ from mucalo.simulation.fast.params import (
     P_X0,
     P_ZMIN,
 )
-from mucalo.simulation.fast.rng import exponential, gamma_fast, normal_pair, poisson, uniform
+from mucalo.simulation.fast.rng import (
+    AZIMUTH,
+    exponential,
+    gamma_fast,
+    normal_pair,
+    poisson,
+    uniform,
+    uniform_and_two_azimuths,
+)
 from mucalo.simulation.fast.state import C_TOUCHED, TALLY_ESCAPED, TALLY_INVISIBLE, KernelState
 
 __all__ = ["transport_muon"]
@@ -108,18 +115,32 @@ def _max_transfer(kinetic: float) -> float:
     return 2.0 * ELECTRON_MASS * (gamma * gamma - 1.0) / (1.0 + 2.0 * gamma * ratio + ratio * ratio)
 
 
+DeltaConstants = tuple[float, float, float, float, float, float]
+
+
 @numba.njit(cache=True, inline="always")
-def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
-    """Knock-on energy: 1/T² on [cut, T_max], accepted with the spin and radiative factors (§2.2)."""
+def _delta_constants(kinetic: float) -> DeltaConstants:
+    """What knock-on sampling needs of the muon: (T_max, E, β², f_max, t_one, p), MeV units (§2.2).
+
+    Below t_one the radiative factor 1 + rad·l1·(l2 − l1) is ≥ 1 (l2 − l1 falls with t and vanishes
+    there), so a draw under the spin factor is accepted without the two logarithms. A muon step
+    computes these once and refreshes them only when its energy has changed by more than 0.1 %.
+    """
     t_max = _max_transfer(kinetic)
     e = kinetic + MUON_MASS
     beta2 = kinetic * (kinetic + 2.0 * MUON_MASS) / (e * e)
-    rad = ALPHA / (2.0 * math.pi)
-    f_max = 1.0 + rad * math.log(2.0 * e / MUON_MASS) ** 2
-    # below t_one the radiative factor 1 + rad·l1·(l2 − l1) is ≥ 1 (l2 − l1 falls with t and
-    # vanishes there), so a draw under the spin factor is accepted without the two logarithms
+    f_max = 1.0 + ALPHA / (2.0 * math.pi) * math.log(2.0 * e / MUON_MASS) ** 2
     m2 = MUON_MASS * MUON_MASS
     t_one = (4.0 * e * e / m2 - 1.0) / (4.0 * e / m2 + 2.0 / ELECTRON_MASS)
+    return t_max, e, beta2, f_max, t_one, math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
+
+
+@numba.njit(cache=True, inline="always")
+def _sample_delta(rng: State, constants: DeltaConstants, cut: float) -> float:
+    """Knock-on energy: 1/T² on [cut, T_max], accepted with the spin and radiative factors (§2.2)."""
+    t_max, e, beta2, f_max, t_one, _ = constants
+    rad = ALPHA / (2.0 * math.pi)
+    m2 = MUON_MASS * MUON_MASS
     while True:
         u = uniform(rng)
         t = cut * t_max / (cut * (1.0 - u) + t_max * u)
@@ -131,6 +152,14 @@ def _sample_delta(rng: State, kinetic: float, cut: float) -> float:
         l2 = math.log(4.0 * e * (e - t) / m2)
         if test <= spin * (1.0 + rad * l1 * (l2 - l1)):
             return t
+
+
+@numba.njit(cache=True, inline="always")
+def _delta_cos(constants: DeltaConstants, transfer: float) -> float:
+    """cos θ of a knock-on electron of kinetic energy ``transfer`` (two-body kinematics)."""
+    _, e, _, _, _, p_mu = constants
+    p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
+    return min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -178,11 +207,7 @@ def _delta_direction(
     rng: State, kinetic: float, transfer: float, ux: float, uy: float, uz: float
 ) -> tuple[float, float, float]:
     """Direction of a knock-on electron of kinetic energy ``transfer`` from a muon of ``kinetic``."""
-    e = kinetic + MUON_MASS
-    p_mu = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
-    p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
-    cos_t = min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
-    return rotate(rng, ux, uy, uz, cos_t)
+    return rotate(rng, ux, uy, uz, _delta_cos(_delta_constants(kinetic), transfer))
 
 
 @numba.njit(cache=True)
@@ -241,7 +266,8 @@ def _interact(
     rng = s.rng
     e = kinetic + MUON_MASS
     if process == 0:  # knock-on electron
-        return _interact_delta(s, kinetic, _sample_delta(rng, kinetic, p[P_ECUT]), x, y, z, ux, uy, uz)
+        transfer = _sample_delta(rng, _delta_constants(kinetic), p[P_ECUT])
+        return _interact_delta(s, kinetic, transfer, x, y, z, ux, uy, uz)
     k, frac = _table_position(s.mu_log_t, math.log(kinetic))
     if uniform(rng) < frac:  # statistical interpolation between the table nodes
         k += 1
@@ -374,14 +400,25 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
         kinetic -= loss
         # the discrete interactions of the step: a Poisson number at uniform places on its chord
         # (the rates change by < 0.1 % over a step, so this equals sampling the free paths one by one)
-        for _ in range(poisson(rng, total * step)):
+        n_interactions = poisson(rng, total * step)
+        if n_interactions > 0:
+            # the muon's frame and the knock-on kinematics, shared by the step's interactions
+            m1x, m1y, m1z, m2x, m2y, m2z = orthonormal_basis(ux, uy, uz)
+            delta = _delta_constants(kinetic)
+            delta_kinetic = kinetic
+            delta_rate = enabled[0] * (rate[0, k] + frac * (rate[0, k + 1] - rate[0, k]))
+        for _ in range(n_interactions):
             if kinetic <= _STOP_MEV:
                 break
             f = uniform(rng)
             px, py, pz = x + f * (nx - x), y + f * (ny - y), z + f * (nz - z)
-            process = _choose(rate, enabled, k, frac, uniform(rng) * total)
+            pick = uniform(rng) * total
+            process = 0 if pick < delta_rate else _choose(rate, enabled, k, frac, pick)
             if process == 0:
-                transfer = _sample_delta(rng, kinetic, e_cut)
+                if abs(kinetic - delta_kinetic) > 1e-3 * kinetic:  # a large loss earlier in the step
+                    delta = _delta_constants(kinetic)
+                    delta_kinetic = kinetic
+                transfer = _sample_delta(rng, delta, e_cut)
                 if transfer < e_gflash:
                     kinetic -= transfer
                     if transfer < _ELECTRON_LOCAL_MEV:  # range < 0.8 mm
@@ -391,20 +428,32 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
                         else:
                             grid_add(grid, touched, counters, cell, transfer)
                         continue
-                    dx, dy, dz = _delta_direction(rng, kinetic + transfer, transfer, ux, uy, uz)
-                    # minimc.replay_directed written out (same draws, same sums): as a call it
-                    # reference-counts its nine array arguments, which costs more than the replay
+                    # the electron's direction d at the kinematic angle and a random azimuth φ
+                    # around the muon, and a frame (a, b, d) turned by a second random azimuth ψ
+                    # for the history: all from the muon's frame, without square roots or rejection
+                    cos_t = _delta_cos(delta, transfer)
+                    sin_t = math.sqrt(max(0.0, 1.0 - cos_t * cos_t))
+                    u_history, phi, psi = uniform_and_two_azimuths(rng)
+                    c, sn = AZIMUTH[0, phi], AZIMUTH[1, phi]
+                    wx, wy, wz = c * m1x + sn * m2x, c * m1y + sn * m2y, c * m1z + sn * m2z
+                    dx, dy, dz = cos_t * ux + sin_t * wx, cos_t * uy + sin_t * wy, cos_t * uz + sin_t * wz
                     node = math.floor((math.log(transfer) - electron_ln_e0) / electron_ln_step + 0.5)
                     if 0 <= node < electron_nodes:
                         h = (
                             electron_first
                             + node * electron_histories
-                            + min(int(uniform(rng) * electron_histories), electron_histories - 1)
+                            + min(int(u_history * electron_histories), electron_histories - 1)
                         )
-                        e1x, e1y, e1z, e2x, e2y, e2z = orthonormal_basis(dx, dy, dz)
-                        c, sn = unit_disk(rng)  # a random azimuth of the history around the direction
-                        ax, ay, az = c * e1x + sn * e2x, c * e1y + sn * e2y, c * e1z + sn * e2z
-                        bx, by, bz = c * e2x - sn * e1x, c * e2y - sn * e1y, c * e2z - sn * e1z
+                        # (a0, b0, d) right-handed: a0 = cos θ w − sin θ u, b0 = u × w
+                        a0x = cos_t * wx - sin_t * ux
+                        a0y = cos_t * wy - sin_t * uy
+                        a0z = cos_t * wz - sin_t * uz
+                        b0x, b0y, b0z = c * m2x - sn * m1x, c * m2y - sn * m1y, c * m2z - sn * m1z
+                        c, sn = AZIMUTH[0, psi], AZIMUTH[1, psi]
+                        ax, ay, az = c * a0x + sn * b0x, c * a0y + sn * b0y, c * a0z + sn * b0z
+                        bx, by, bz = c * b0x - sn * a0x, c * b0y - sn * a0y, c * b0z - sn * a0z
+                        # minimc.replay_directed written out: as a call it reference-counts its
+                        # nine array arguments, which costs more than the replay
                         n_touched = counters[C_TOUCHED]
                         escaped = 0.0
                         for i_point in range(lib_index[h], lib_index[h + 1]):
@@ -422,9 +471,8 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
                                 escaped += e_point
                             else:
                                 value = grid[cell]
-                                if value == 0.0:  # the cell's first deposit: list it (see grid_add)
-                                    touched[n_touched] = cell
-                                    n_touched += 1
+                                touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                                n_touched += value == 0.0
                                 grid[cell] = value + e_point
                         counters[C_TOUCHED] = n_touched
                         if escaped > 0.0:
