@@ -24,6 +24,7 @@ from mucalo.simulation.fast.params import (
     P_NX,
     P_NY,
 )
+from mucalo.simulation.fast.rng import gamma_fast
 from mucalo.simulation.fast.state import (
     C_RECORDED,
     C_RECORDING,
@@ -38,9 +39,9 @@ __all__ = [
     "cell_at",
     "cell_index",
     "cell_of",
+    "deposit_loss",
     "deposit_point",
     "deposit_segment",
-    "deposit_track",
     "escape",
     "geometry",
     "grid_add",
@@ -235,20 +236,38 @@ def _next_boundary(pos: float, direction: float, pitch: float, origin: float) ->
 
 
 @numba.njit(cache=True)
-def deposit_track(
-    s: KernelState, x0: float, y0: float, z0: float, x1: float, y1: float, z1: float, energy: float
-) -> None:
-    """Spread ``energy`` along a straight segment in proportion to the length inside each cell.
+def deposit_loss(
+    s: KernelState,
+    x0: float,
+    y0: float,
+    z0: float,
+    x1: float,
+    y1: float,
+    z1: float,
+    per_mm: float,
+    shape_per_mm: float,
+    limit: float,
+) -> float:
+    """Deposit a muon step's continuous loss along its chord, cell by cell; returns the total, MeV.
 
-    An exact walk over the cell boundaries crossed, used for the long muon steps (the 0.94 mm
-    pieces of the reference readout differ only for cells the track grazes by < 0.5 mm).
+    An exact walk over the cell boundaries crossed (the 0.94 mm pieces of the reference readout
+    differ only for cells the track grazes by < 0.5 mm). The piece in a cell has mean ``per_mm`` ×
+    its length l; with ``shape_per_mm`` > 0 it is drawn from a Gamma of shape ``shape_per_mm`` · l
+    and that mean (PHYSICS.md §2.3), so every cell's piece fluctuates independently, as when the
+    muon steps from boundary to boundary, however long the step. The total stops at ``limit``
+    (the muon's kinetic energy).
     """
-    if energy <= 0.0:
-        return
     length = math.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2 + (z1 - z0) ** 2)
-    if length < 1e-9 or s.counters[C_RECORDING]:
+    if per_mm <= 0.0 or limit <= 0.0 or length < 1e-9:
+        return 0.0
+    rng = s.rng
+    if s.counters[C_RECORDING]:  # (not during library building; kept whole for completeness)
+        energy = per_mm * length
+        if shape_per_mm > 0.0:
+            energy = gamma_fast(rng, shape_per_mm * length) * per_mm / shape_per_mm
+        energy = min(energy, limit)
         deposit_point(s, 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (z0 + z1), energy)
-        return
+        return energy
     p = s.params
     grid = s.grid
     touched = s.touched
@@ -259,12 +278,13 @@ def deposit_track(
     uz = (z1 - z0) / length
     pitch = 1.0 / p[P_INV_PITCH]
     layer = 1.0 / p[P_INV_LAYER]
-    per_mm = energy / length
-    left = energy
+    scale = per_mm / shape_per_mm if shape_per_mm > 0.0 else 0.0
+    total = 0.0
     done = 0.0
+    escaped = 0.0
     g = geometry(p)
     n_touched = counters[C_TOUCHED]
-    while left > 0.0:
+    while done < length and total < limit:
         xs = x0 + ux * done
         ys = y0 + uy * done
         zs = z0 + uz * done
@@ -278,13 +298,17 @@ def deposit_track(
         h = 0.5 * step
         cell = cell_at(g, xs + ux * h, ys + uy * h, zs + uz * h)
         done += step
-        share = left if done >= length else min(per_mm * step, left)  # the last piece takes the rounding
-        left -= share
+        share = gamma_fast(rng, shape_per_mm * step) * scale if shape_per_mm > 0.0 else per_mm * step
+        share = min(share, limit - total)
+        total += share
         if cell < 0:
-            tally[TALLY_ESCAPED] += share
+            escaped += share
         else:
             value = grid[cell]
             touched[n_touched] = cell  # kept only if it was empty (see grid_add)
             n_touched += value == 0.0
             grid[cell] = value + share
     counters[C_TOUCHED] = n_touched
+    if escaped > 0.0:
+        tally[TALLY_ESCAPED] += escaped
+    return total

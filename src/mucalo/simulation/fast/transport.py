@@ -1,10 +1,12 @@
 """Muon transport through the block (numba): helix in B, multiple scattering, continuous and
 discrete losses, and the secondaries' showers (PHYSICS.md §7, §9.2).
 
-Each step runs to the block boundary or ``max_step_mm``, whichever comes first. The continuous
-(sub-cut) loss of the step is Gamma-distributed and spread along its chord; the step's discrete
-interactions are a Poisson number at uniform places on the chord, each with the process chosen by
-its rate and the transfer sampled from the tables.
+Each step runs to the block boundary or ``max_step_mm``, whichever comes first (shorter for a slow
+muon, which may lose at most 5 % of its energy continuously in a step). The continuous (sub-cut)
+loss is deposited cell by cell along the step's chord, each cell's piece Gamma-distributed on its
+own (as if the muon stepped from boundary to boundary); the step's discrete interactions are a
+Poisson number at uniform places on the chord, each with the process chosen by its rate and the
+transfer sampled from the tables.
 Every kernel takes the shared :class:`~mucalo.simulation.fast.state.KernelState` ``s`` first.
 """
 
@@ -21,8 +23,8 @@ from mucalo.simulation.fast.deposit import (
     cell_at,
     cell_index,
     cell_of,
+    deposit_loss,
     deposit_point,
-    deposit_track,
     escape,
     geometry,
     grid_add,
@@ -61,7 +63,6 @@ from mucalo.simulation.fast.params import (
 from mucalo.simulation.fast.rng import (
     AZIMUTH,
     exponential,
-    gamma_fast,
     normal_pair,
     poisson,
     uniform,
@@ -76,6 +77,7 @@ State = npt.NDArray[np.uint64]
 
 _ELECTRON_LOCAL_MEV = 1.0  # knock-on electrons below this deposit where they are made (as the mini-MC)
 _STOP_MEV = 10.0  # a muon below this kinetic energy deposits it in place (range of a few mm)
+_STEP_LOSS = 0.05  # a step loses at most this fraction of the kinetic energy continuously
 _CURVATURE = 0.299792458  # k [1/mm] = 0.2998 q B[T] / p[MeV]
 _INV_SQRT12 = 0.28867513459481287
 
@@ -364,8 +366,10 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
             return 0.0
         k, frac = _table_position(log_t_grid, math.log(kinetic))
         total = _total_rate(rate, enabled, k, frac)
+        per_mm = dedx[k] + frac * (dedx[k + 1] - dedx[k])
         s_out = _distance_out(p, x, y, z, ux, uy, uz)
-        step = min(s_out, p[P_MAX_STEP])
+        # the tables are read at the step's start: a slow muon steps short enough to lose < 5 %
+        step = min(s_out, p[P_MAX_STEP], max(_STEP_LOSS * kinetic / per_mm, 0.1) if per_mm > 0.0 else s_out)
         leaves = s_out <= step
         e = kinetic + MUON_MASS
         p_mev = math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
@@ -387,17 +391,15 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
             vx /= norm
             vy /= norm
             vz /= norm
-        loss = (dedx[k] + frac * (dedx[k + 1] - dedx[k])) * step
-        if p[P_FLUCT] > 0.0 and loss > 0.0:
+        shape_per_mm = 0.0
+        if p[P_FLUCT] > 0.0 and per_mm > 0.0:
             t_max = _max_transfer(kinetic)
             cut = min(p[P_ECUT], t_max)
             beta2 = p_mev * p_mev / (e * e)
-            variance = p[P_BOHR] * step / beta2 * cut * (1.0 - 0.5 * beta2 * cut / t_max)
-            if variance > 0.0:  # Gamma with the mean and the Bohr variance (§2.3)
-                loss = gamma_fast(rng, loss * loss / variance) * variance / loss
-        loss = min(loss, kinetic)
-        deposit_track(s, x, y, z, nx, ny, nz, loss)
-        kinetic -= loss
+            variance_per_mm = p[P_BOHR] / beta2 * cut * (1.0 - 0.5 * beta2 * cut / t_max)
+            if variance_per_mm > 0.0:  # Gamma with the mean and the Bohr variance (§2.3), per cell
+                shape_per_mm = per_mm * per_mm / variance_per_mm
+        kinetic -= deposit_loss(s, x, y, z, nx, ny, nz, per_mm, shape_per_mm, kinetic)
         # the discrete interactions of the step: a Poisson number at uniform places on its chord
         # (the rates change by < 0.1 % over a step, so this equals sampling the free paths one by one)
         n_interactions = poisson(rng, total * step)
