@@ -177,6 +177,7 @@ def gflash_shower(
     shape = p[P_SPOT_SHAPE]
     halo = p[P_HALO_FRAC]
     core_keep = p[P_CORE_KEEP]
+    not_halo = 1.0 / (1.0 - halo) if halo < 1.0 else 0.0
     quantiles = s.spot_quantiles  # Gamma(a)/a and Gamma(P·a)/(P·a) quantiles, a = shape, P = tail_split
     n_quantiles = quantiles.shape[1]
     # pass 1: stratified spot depths (u_j = (j + U)/n walks the CDF once), components and weights
@@ -190,16 +191,22 @@ def gflash_shower(
         width = cdf[i + 1] - cdf[i]
         f = min(max((u - cdf[i]) / width, 0.0), 1.0) if width > 0.0 else 0.5
         w = log_w[i] + f * (log_w[i + 1] - log_w[i])
-        if halo > 0.0 and uniform(state) < halo:
+        # one uniform r decides: soft photons if r < halo; else r' = (r − halo)/(1 − halo) is uniform
+        # again, a core spot if r' < p_core, and then r'/p_core is uniform for the thinning
+        r = uniform(state)
+        if r < halo:
             kind, row = 2.0, 0
-        elif uniform(state) < core_prob[i] + f * (core_prob[i + 1] - core_prob[i]):
-            # core spots land in cells that get many spots anyway: keep a fraction, heavier
-            if uniform(state) >= core_keep:
-                continue
-            kind, row = 0.0, 0
-            w /= core_keep
-        else:  # a tail spot, deposited as P pieces of Gamma(a) energies: their sum is Gamma(P·a)
-            kind, row = 1.0, 1
+        else:
+            r = (r - halo) * not_halo
+            p_core = core_prob[i] + f * (core_prob[i + 1] - core_prob[i])
+            if r < p_core:
+                # core spots land in cells that get many spots anyway: keep a fraction, heavier
+                if r >= p_core * core_keep:
+                    continue
+                kind, row = 0.0, 0
+                w /= core_keep
+            else:  # a tail spot, deposited as P pieces of Gamma(a) energies: their sum is Gamma(P·a)
+                kind, row = 1.0, 1
         factor = 1.0
         if shape > 0.0:  # random spot energies give a continuous cell spectrum where spots are sparse
             position_q = uniform(state) * n_quantiles  # quantile table (written out: no array call)
@@ -241,11 +248,11 @@ def gflash_shower(
     lib_meta = s.lib_meta
     # the photon library's constants, read once: the halo photons replay inline, as a call passing
     # the library arrays costs ~100 ns against a few points each. A halo photon replays one of the
-    # pre-rotated histories (lib_iso) with one of 12 proper cube symmetries (a cyclic permutation of
-    # the axes and an even number of sign flips) on top of its random orientation.
+    # pre-rotated histories (lib_iso) turned by one of the 4 rotations that flip an even number of
+    # axes (no permutation: the points' axes are read in place) on top of its random orientation.
     n_photon_nodes = 0 if recording else int(lib_meta[KIND_PHOTON, 2])  # none: photons go on the stack
     photon_ln_e0 = lib_meta[KIND_PHOTON, 0]
-    photon_ln_step = lib_meta[KIND_PHOTON, 1]
+    photon_inv_step = 1.0 / lib_meta[KIND_PHOTON, 1]
     photon_n_hist = int(lib_meta[KIND_PHOTON, 3])
     photon_first = int(lib_meta[KIND_PHOTON, 4])
     iso_offset = lib_index[photon_first]
@@ -322,23 +329,19 @@ def gflash_shower(
                     ln_k = math.log(k)
                 left -= k
                 # replay from the photon library (see above)
-                node = math.floor((ln_k - photon_ln_e0) / photon_ln_step + 0.5)
+                node = math.floor((ln_k - photon_ln_e0) * photon_inv_step + 0.5)
                 if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
                     vx, vy, vz = isotropic(state)
                     counters[C_TOUCHED] = n_touched  # a full stack deposits in place
                     push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
                     n_touched = counters[C_TOUCHED]
                     continue
+                u_history, flips = uniform_and_azimuth(state)
                 h = (
                     photon_first
                     + node * photon_n_hist
-                    + min(int(uniform(state) * photon_n_hist), photon_n_hist - 1)
+                    + min(int(u_history * photon_n_hist), photon_n_hist - 1)
                 )
-                symmetry = min(int(uniform(state) * 12.0), 11)
-                axis_a = symmetry % 3
-                axis_b = (axis_a + 1) % 3
-                axis_c = (axis_a + 2) % 3
-                flips = symmetry // 3
                 sign_a = 1.0 if (flips & 1) == 0 else -1.0
                 sign_b = 1.0 if (flips & 2) == 0 else -1.0
                 sign_c = sign_a * sign_b  # proper rotations only: an even number of sign flips
@@ -347,9 +350,9 @@ def gflash_shower(
                     e_point = lib_iso[i_point, 3] * k
                     cell = cell_at(
                         geo,
-                        sx + sign_a * lib_iso[i_point, axis_a],
-                        sy + sign_b * lib_iso[i_point, axis_b],
-                        sz + sign_c * lib_iso[i_point, axis_c],
+                        sx + sign_a * lib_iso[i_point, 0],
+                        sy + sign_b * lib_iso[i_point, 1],
+                        sz + sign_c * lib_iso[i_point, 2],
                     )
                     if cell < 0:
                         photon_escaped += e_point

@@ -192,7 +192,7 @@ def build_library(
 def isotropic_photon_points(library: Library, *, seed: int = _SEED) -> FloatArray:
     """The photon histories' points, each history turned to a uniformly random orientation.
 
-    Isotropically emitted photons replay these with one of 12 cube symmetries (no rotation), which
+    Isotropically emitted photons replay these with one of 4 axis flips (no rotation), which
     is several times cheaper than rotating a history onto a direction.
     """
     index, points, meta = library
