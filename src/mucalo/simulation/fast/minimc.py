@@ -40,6 +40,7 @@ __all__ = [
     "KIND_ELECTRON",
     "KIND_PHOTON",
     "KIND_POSITRON",
+    "KIND_SHOWER",
     "interp_table",
     "isotropic",
     "library_replay",
@@ -59,6 +60,7 @@ State = npt.NDArray[np.uint64]
 KIND_PHOTON = 0
 KIND_ELECTRON = 1
 KIND_POSITRON = 2
+KIND_SHOWER = 3  # library only: a whole GFlash shower of energy E (never on the stack)
 _ELECTRON_LOCAL_MEV = 1.0  # below this e± deposit where they are (range < 0.8 mm, no brems in G4 ref)
 _SLOWING = 0.6  # energy ratio of the successive intervals of an electron's random walk
 _INV_SQRT2 = 0.7071067811865476

@@ -9,7 +9,7 @@ Fields (float64 unless noted; MeV, mm):
 - ``params`` [N_PARAMS]: see :mod:`~mucalo.simulation.fast.params`;
 - ``mu_log_t`` [n_t], ``mu_rate`` [4, n_t], ``mu_dedx`` [n_t], ``mu_cdf`` [3, n_t, n_x]: muon tables;
 - ``photon_table`` [4, n], ``electron_table`` [3, n]: low-energy tables on uniform ln-energy grids;
-- ``lib_index`` int64 [h + 1], ``lib_points`` [n, 4], ``lib_meta`` [3, 5]: the particle library;
+- ``lib_index`` int64 [h + 1], ``lib_points`` [n, 4], ``lib_meta`` [4, 5]: the particle library;
 - ``lib_iso`` [m, 4]: the photon histories once more, each turned to a random orientation (for
   isotropic emission, replayed without a rotation);
 - ``grid`` [n_cells], ``touched`` int64 [n_cells + 1]: the current muon's cell energies and hit list

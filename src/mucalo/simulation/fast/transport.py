@@ -34,7 +34,9 @@ from mucalo.simulation.fast.minimc import (
     KIND_ELECTRON,
     KIND_PHOTON,
     KIND_POSITRON,
+    KIND_SHOWER,
     interp_table,
+    library_replay,
     orthonormal_basis,
     push,
     rotate,
@@ -234,7 +236,8 @@ def _interact_delta(
 def _secondary(
     s: KernelState, kind: int, energy: float, x: float, y: float, z: float, ux: float, uy: float, uz: float
 ) -> None:
-    """Hand a secondary to GFlash (at or above E_GF) or to the mini Monte Carlo stack."""
+    """Hand a secondary to GFlash (at or above E_GF; a recorded shower up to the library's top) or to
+    the mini Monte Carlo stack."""
     if energy < s.params[P_EGF]:
         push(s, kind, x, y, z, ux, uy, uz, energy)
         return
@@ -248,7 +251,8 @@ def _secondary(
             return
     elif kind == KIND_POSITRON:  # the positron's annihilation energy belongs to its shower
         energy += 2.0 * ELECTRON_MASS
-    gflash_shower(s, energy, x, y, z, ux, uy, uz)
+    if not library_replay(s, KIND_SHOWER, energy, x, y, z, ux, uy, uz):  # a recorded shower, if small
+        gflash_shower(s, energy, x, y, z, ux, uy, uz)
 
 
 @numba.njit(cache=True)
