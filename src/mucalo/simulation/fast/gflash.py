@@ -100,7 +100,11 @@ def gflash_shower(
     spot_alpha = max(alpha * (0.639 + 0.00334 * z_eff), 1.0001)
     spot_beta = (spot_alpha - 1.0) / (depth_max * (0.698 + 0.00212 * z_eff))
     # per-shower tables on a depth grid (in X0): spot-profile CDF, energy/spot weight, radial shape
-    t_top = (spot_alpha + 7.0 * math.sqrt(spot_alpha)) / spot_beta
+    # the grid spans 7 standard deviations past the mean of both profiles, but at most 1.5 times that
+    # of the energy profile: for α ≲ 1.15 the spot profile's α is clamped near 1, and its own span (
+    # thousands of X0) would leave the whole energy profile inside the first node
+    energy_top = (alpha + 7.0 * math.sqrt(alpha)) / beta
+    t_top = min(max((spot_alpha + 7.0 * math.sqrt(spot_alpha)) / spot_beta, energy_top), 1.5 * energy_top)
     dt = t_top / (_GRID - 1)
     tables = np.empty((5, _GRID))  # one allocation per shower
     cdf = tables[0]
