@@ -1,4 +1,5 @@
-"""The table-driven Gamma draws of the GFlash spot energies (rng.gamma_quantile_table, rng.gamma_tail)."""
+"""Table-driven draws: the Gamma spot energies of GFlash (rng.gamma_quantile_table, rng.gamma_tail) and
+the standard normal (rng.normal)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from scipy import stats
 
 from mucalo.simulation.fast.rng import (
     GAMMA_TABLE_BINS,
+    NORMAL_TAIL,
     gamma_quantile_table,
     gamma_tail,
     new_state,
+    normal,
     seed_state,
 )
 
@@ -61,3 +64,18 @@ def test_table_draws_reproduce_the_gamma_law() -> None:
     assert factor.mean() == pytest.approx(1.0, abs=0.01)
     assert factor.var() == pytest.approx(1.0 / shape, rel=0.03)
     assert stats.kstest(factor * shape, stats.gamma(shape).cdf).pvalue > 1e-3
+
+
+def test_table_normal_is_standard_normal() -> None:
+    """KS distance of 200,000 table normals from Φ, the two exact tails, mean and variance (3σ)."""
+    state = new_state()
+    seed_state(state, np.uint64(5))
+    n = 200_000
+    draws = np.array([normal(state) for _ in range(n)])
+    assert stats.kstest(draws, "norm").pvalue > 1e-3
+    assert abs(draws.mean()) < 3 / np.sqrt(n)
+    assert abs(draws.var() - 1.0) < 3 * np.sqrt(2.0 / n)
+    # each end bin holds 1/4096 of the mass, beyond ±3.37, spread like the Gaussian tail
+    beyond = np.abs(draws) > NORMAL_TAIL
+    assert beyond.mean() == pytest.approx(2 / 4096, rel=4 * np.sqrt(4096 / (2 * n)))
+    assert np.mean(np.abs(draws) > 4.0) == pytest.approx(2 * stats.norm.sf(4.0), rel=0.5)

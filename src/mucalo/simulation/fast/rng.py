@@ -10,12 +10,15 @@ import math
 import numba
 import numpy as np
 import numpy.typing as npt
-from scipy.special import gammaincinv
+from scipy.special import gammaincinv, ndtri
 
 __all__ = [
     "AZIMUTH",
     "AZIMUTH_BINS",
     "GAMMA_TABLE_BINS",
+    "NORMAL_BINS",
+    "NORMAL_QUANTILES",
+    "NORMAL_TAIL",
     "exponential",
     "gamma_fast",
     "gamma_quantile_table",
@@ -35,6 +38,14 @@ _U64 = np.uint64
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
 #: Bins of a Gamma quantile table (:func:`gamma_quantile_table`): 16 kB, cache-resident.
 GAMMA_TABLE_BINS = 2048
+#: Equal-probability bins of the standard normal's quantile table (:func:`normal`), 32 kB.
+_NORMAL_BITS = 12
+NORMAL_BINS = 1 << _NORMAL_BITS
+#: Φ⁻¹(j / NORMAL_BINS), j = 0 … NORMAL_BINS (±inf at the ends; a constant of the compiled code).
+NORMAL_QUANTILES = ndtri(np.arange(NORMAL_BINS + 1) / NORMAL_BINS)
+NORMAL_TAIL = float(-NORMAL_QUANTILES[1])  # |z| of the inner edge of the two end bins
+_NORMAL_MASK = np.uint64((1 << (64 - _NORMAL_BITS)) - 1)
+_NORMAL_SCALE = 1.0 / float(1 << (64 - _NORMAL_BITS))
 #: Azimuth bins of :func:`uniform_and_azimuth` (the 11 bits a uniform leaves unused).
 AZIMUTH_BINS = 2048
 #: (cos, sin) of the azimuth bin centres 2π(j + ½)/AZIMUTH_BINS; a constant of the compiled code.
@@ -117,27 +128,36 @@ def uniform_and_two_azimuths(state: npt.NDArray[np.uint64]) -> tuple[float, int,
     )
 
 
+@numba.njit(cache=True)
+def _normal_tail(state: npt.NDArray[np.uint64], upper: bool) -> float:
+    """A standard normal beyond the outermost table bin (|z| > 3.37), exact: Marsaglia's tail method."""
+    a = NORMAL_TAIL
+    while True:
+        x = math.sqrt(a * a - 2.0 * math.log(uniform(state)))
+        if uniform(state) * x <= a:
+            return x if upper else -x
+
+
 @numba.njit(cache=True, inline="always")
 def normal(state: npt.NDArray[np.uint64]) -> float:
-    """Standard normal (polar Box–Muller, one of the pair; no trigonometry)."""
-    while True:
-        a = 2.0 * uniform(state) - 1.0
-        b = 2.0 * uniform(state) - 1.0
-        s = a * a + b * b
-        if 0.0 < s < 1.0:
-            return a * math.sqrt(-2.0 * math.log(s) / s)
+    """Standard normal from one draw: 12 bits pick one of NORMAL_BINS equal-probability bins of the
+    quantile table, the other 52 place it linearly inside (exact Marsaglia tails in the two end bins).
+    About 4 ns against ~20 for the polar method. The CDF is exact at the bin edges and within
+    2·10⁻⁵ of Φ between them (flat density inside a bin).
+    """
+    bits = _next(state)
+    j = int(bits >> _U64(64 - _NORMAL_BITS))
+    if 0 < j < NORMAL_BINS - 1:
+        f = (float(bits & _NORMAL_MASK) + 0.5) * _NORMAL_SCALE
+        low = NORMAL_QUANTILES[j]
+        return low + f * (NORMAL_QUANTILES[j + 1] - low)
+    return _normal_tail(state, j > 0)
 
 
 @numba.njit(cache=True, inline="always")
 def normal_pair(state: npt.NDArray[np.uint64]) -> tuple[float, float]:
-    """Two independent standard normals (polar Box–Muller)."""
-    while True:
-        a = 2.0 * uniform(state) - 1.0
-        b = 2.0 * uniform(state) - 1.0
-        s = a * a + b * b
-        if 0.0 < s < 1.0:
-            f = math.sqrt(-2.0 * math.log(s) / s)
-            return a * f, b * f
+    """Two independent standard normals."""
+    return normal(state), normal(state)
 
 
 @numba.njit(cache=True, inline="always")

@@ -119,12 +119,13 @@ def _max_transfer(kinetic: float) -> float:
     return 2.0 * ELECTRON_MASS * (gamma * gamma - 1.0) / (1.0 + 2.0 * gamma * ratio + ratio * ratio)
 
 
-DeltaConstants = tuple[float, float, float, float, float, float]
+DeltaConstants = tuple[float, float, float, float, float, float, float]
 
 
 @numba.njit(cache=True, inline="always")
 def _delta_constants(kinetic: float) -> DeltaConstants:
-    """What knock-on sampling needs of the muon: (T_max, E, β², f_max, t_one, p), MeV units (§2.2).
+    """What knock-on sampling needs of the muon, MeV units (§2.2): (T_max, E, β²/T_max, 1/(2E²),
+    f_max, t_one, (E + m_e)/p) — reciprocals, so that a draw multiplies instead of dividing.
 
     Below t_one the radiative factor 1 + rad·l1·(l2 − l1) is ≥ 1 (l2 − l1 falls with t and vanishes
     there), so a draw under the spin factor is accepted without the two logarithms. A muon step
@@ -132,23 +133,24 @@ def _delta_constants(kinetic: float) -> DeltaConstants:
     """
     t_max = _max_transfer(kinetic)
     e = kinetic + MUON_MASS
-    beta2 = kinetic * (kinetic + 2.0 * MUON_MASS) / (e * e)
+    p2 = kinetic * (kinetic + 2.0 * MUON_MASS)
     f_max = 1.0 + ALPHA / (2.0 * math.pi) * math.log(2.0 * e / MUON_MASS) ** 2
     m2 = MUON_MASS * MUON_MASS
     t_one = (4.0 * e * e / m2 - 1.0) / (4.0 * e / m2 + 2.0 / ELECTRON_MASS)
-    return t_max, e, beta2, f_max, t_one, math.sqrt(kinetic * (kinetic + 2.0 * MUON_MASS))
+    beta2 = p2 / (e * e)
+    return t_max, e, beta2 / t_max, 0.5 / (e * e), f_max, t_one, (e + ELECTRON_MASS) / math.sqrt(p2)
 
 
 @numba.njit(cache=True, inline="always")
 def _sample_delta(rng: State, constants: DeltaConstants, cut: float) -> float:
     """Knock-on energy: 1/T² on [cut, T_max], accepted with the spin and radiative factors (§2.2)."""
-    t_max, e, beta2, f_max, t_one, _ = constants
+    t_max, e, beta2_per_t_max, inv_2e2, f_max, t_one, _ = constants
     rad = ALPHA / (2.0 * math.pi)
     m2 = MUON_MASS * MUON_MASS
     while True:
         u = uniform(rng)
         t = cut * t_max / (cut * (1.0 - u) + t_max * u)
-        spin = 1.0 - beta2 * t / t_max + t * t / (2.0 * e * e)
+        spin = 1.0 - beta2_per_t_max * t + t * t * inv_2e2
         test = uniform(rng) * f_max
         if t <= t_one and test <= spin:
             return t
@@ -160,10 +162,8 @@ def _sample_delta(rng: State, constants: DeltaConstants, cut: float) -> float:
 
 @numba.njit(cache=True, inline="always")
 def _delta_cos(constants: DeltaConstants, transfer: float) -> float:
-    """cos θ of a knock-on electron of kinetic energy ``transfer`` (two-body kinematics)."""
-    _, e, _, _, _, p_mu = constants
-    p_delta = math.sqrt(transfer * (transfer + 2.0 * ELECTRON_MASS))
-    return min(transfer * (e + ELECTRON_MASS) / (p_delta * p_mu), 1.0)
+    """cos θ = T (E + m_e)/(p_δ p) of a knock-on electron of kinetic energy T = ``transfer``."""
+    return min(math.sqrt(transfer / (transfer + 2.0 * ELECTRON_MASS)) * constants[6], 1.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -350,7 +350,7 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
     e_gflash = p[P_EGF]
     geo = geometry(p)
     electron_ln_e0 = lib_meta[KIND_ELECTRON, 0]
-    electron_ln_step = lib_meta[KIND_ELECTRON, 1]
+    electron_inv_step = 1.0 / lib_meta[KIND_ELECTRON, 1]
     electron_nodes = int(lib_meta[KIND_ELECTRON, 2])
     electron_histories = int(lib_meta[KIND_ELECTRON, 3])
     electron_first = int(lib_meta[KIND_ELECTRON, 4])
@@ -443,7 +443,7 @@ def transport_muon(s: KernelState, kinetic: float, charge: float, x: float, y: f
                     c, sn = AZIMUTH[0, phi], AZIMUTH[1, phi]
                     wx, wy, wz = c * m1x + sn * m2x, c * m1y + sn * m2y, c * m1z + sn * m2z
                     dx, dy, dz = cos_t * ux + sin_t * wx, cos_t * uy + sin_t * wy, cos_t * uz + sin_t * wz
-                    node = math.floor((math.log(transfer) - electron_ln_e0) / electron_ln_step + 0.5)
+                    node = math.floor((math.log(transfer) - electron_ln_e0) * electron_inv_step + 0.5)
                     if 0 <= node < electron_nodes:
                         h = (
                             electron_first
