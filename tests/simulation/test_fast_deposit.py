@@ -82,3 +82,45 @@ def test_the_loss_stops_at_the_limit(state: KernelState) -> None:
     layers, totals = _tracks(state, 200, 1.0, 1.0, depth, PER_MM, SHAPE_PER_MM, 100.0)
     np.testing.assert_allclose(totals, 100.0, rtol=1e-12)
     np.testing.assert_allclose(layers.sum(axis=1), 100.0, rtol=1e-9)
+
+
+@numba.njit
+def _cells_of_track(
+    s: KernelState, start: np.ndarray, end: np.ndarray, per_mm: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The cells one deterministic step deposits in (flat index, MeV), and the returned total."""
+    s.counters[C_TOUCHED] = 0
+    total = deposit_loss(s, start[0], start[1], start[2], end[0], end[1], end[2], per_mm, 0.0, 1e9)
+    n = s.counters[C_TOUCHED]
+    cells = s.touched[:n].copy()
+    energies = np.zeros(n)
+    for j in range(n):
+        energies[j] = s.grid[cells[j]]
+        s.grid[cells[j]] = 0.0
+    return cells, energies, total
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [((-10.0, -7.0, 3.0), (25.0, 18.0, 250.0)), ((30.0, 1.0, 500.0), (-20.0, -29.0, 410.0))],
+)
+def test_an_oblique_step_shares_its_loss_by_path_length_per_cell(
+    state: KernelState, start: tuple[float, float, float], end: tuple[float, float, float]
+) -> None:
+    """Against the path length in each cell counted on 200,000 points along the chord."""
+    detector = Detector()
+    cells, energies, total = _cells_of_track(state, np.array(start), np.array(end), PER_MM)
+    a, b = np.array(start), np.array(end)
+    length = float(np.linalg.norm(b - a))
+    assert total == pytest.approx(PER_MM * length, rel=1e-12)
+    t = (np.arange(200_000) + 0.5) / 200_000
+    points = a + t[:, None] * (b - a)
+    ix = np.floor((points[:, 0] + 0.5 * detector.width_x_mm) / detector.cell_size_mm).astype(int)
+    iy = np.floor((points[:, 1] + 0.5 * detector.width_y_mm) / detector.cell_size_mm).astype(int)
+    layer = np.floor(points[:, 2] / detector.layer_depth_mm).astype(int)
+    flat = (layer * detector.n_cells_x + ix) * detector.n_cells_y + iy
+    expected_cells, counts = np.unique(flat, return_counts=True)
+    expected = counts / t.size * PER_MM * length
+    order = np.argsort(cells)
+    np.testing.assert_array_equal(cells[order], expected_cells)
+    np.testing.assert_allclose(energies[order], expected, atol=2e-4 * PER_MM * length)

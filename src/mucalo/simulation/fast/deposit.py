@@ -223,18 +223,6 @@ def deposit_segment(
         s.tally[TALLY_ESCAPED] += escaped
 
 
-@numba.njit(cache=True, inline="always")
-def _next_boundary(pos: float, direction: float, pitch: float, origin: float) -> float:
-    """Path length along the segment to the next grid plane (pitch, offset origin) in one axis."""
-    if direction > 1e-300:
-        k = math.floor((pos - origin) / pitch) + 1.0
-        return (origin + k * pitch - pos) / direction
-    if direction < -1e-300:
-        k = math.ceil((pos - origin) / pitch) - 1.0
-        return (origin + k * pitch - pos) / direction
-    return 1e300
-
-
 @numba.njit(cache=True)
 def deposit_loss(
     s: KernelState,
@@ -251,11 +239,13 @@ def deposit_loss(
     """Deposit a muon step's continuous loss along its chord, cell by cell; returns the total, MeV.
 
     An exact walk over the cell boundaries crossed (the 0.94 mm pieces of the reference readout
-    differ only for cells the track grazes by < 0.5 mm). The piece in a cell has mean ``per_mm`` ×
-    its length l; with ``shape_per_mm`` > 0 it is drawn from a Gamma of shape ``shape_per_mm`` · l
-    and that mean (PHYSICS.md §2.3), so every cell's piece fluctuates independently, as when the
-    muon steps from boundary to boundary, however long the step. The total stops at ``limit``
-    (the muon's kinetic energy).
+    differ only for cells the track grazes by < 0.5 mm), by voxel traversal: the distances to the
+    next x, y and layer planes advance by fixed increments and the cell index by ±1, so a piece costs
+    a comparison or two. The piece in a cell has mean ``per_mm`` × its length l; with
+    ``shape_per_mm`` > 0 it is drawn from a Gamma of shape ``shape_per_mm`` · l and that mean
+    (PHYSICS.md §2.3), so every cell's piece fluctuates independently, as when the muon steps from
+    boundary to boundary, however long the step. The total stops at ``limit`` (the muon's kinetic
+    energy).
     """
     length = math.sqrt((x1 - x0) ** 2 + (y1 - y0) ** 2 + (z1 - z0) ** 2)
     if per_mm <= 0.0 or limit <= 0.0 or length < 1e-9:
@@ -268,47 +258,64 @@ def deposit_loss(
         energy = min(energy, limit)
         deposit_point(s, 0.5 * (x0 + x1), 0.5 * (y0 + y1), 0.5 * (z0 + z1), energy)
         return energy
-    p = s.params
     grid = s.grid
     touched = s.touched
     counters = s.counters
-    tally = s.tally
-    ux = (x1 - x0) / length
-    uy = (y1 - y0) / length
-    uz = (z1 - z0) / length
-    pitch = 1.0 / p[P_INV_PITCH]
-    layer = 1.0 / p[P_INV_LAYER]
+    hx, hy, _, inv_pitch, inv_layer, nx, ny, nl = geometry(s.params)
+    pitch = 1.0 / inv_pitch
+    layer = 1.0 / inv_layer
+    inv_length = 1.0 / length
+    # the cell of the start and, per axis, the path length to its next plane and between planes
+    fx = (x0 + hx) * inv_pitch
+    fy = (y0 + hy) * inv_pitch
+    fz = z0 * inv_layer
+    ix, iy, il = math.floor(fx), math.floor(fy), math.floor(fz)
+    dx, dy, dz = (x1 - x0) * inv_length, (y1 - y0) * inv_length, (z1 - z0) * inv_length
+    step_x, next_x, delta_x = _axis(fx, ix, dx, pitch)
+    step_y, next_y, delta_y = _axis(fy, iy, dy, pitch)
+    step_z, next_z, delta_z = _axis(fz, il, dz, layer)
     scale = per_mm / shape_per_mm if shape_per_mm > 0.0 else 0.0
     total = 0.0
     done = 0.0
     escaped = 0.0
-    g = geometry(p)
     n_touched = counters[C_TOUCHED]
     while done < length and total < limit:
-        xs = x0 + ux * done
-        ys = y0 + uy * done
-        zs = z0 + uz * done
-        step = min(
-            _next_boundary(xs, ux, pitch, -p[P_HALF_X]),
-            _next_boundary(ys, uy, pitch, -p[P_HALF_Y]),
-            _next_boundary(zs, uz, layer, 0.0),
-            length - done,
-        )
-        step = max(step, 1e-9)
-        h = 0.5 * step
-        cell = cell_at(g, xs + ux * h, ys + uy * h, zs + uz * h)
-        done += step
-        share = gamma_fast(rng, shape_per_mm * step) * scale if shape_per_mm > 0.0 else per_mm * step
-        share = min(share, limit - total)
-        total += share
-        if cell < 0:
-            escaped += share
-        else:
-            value = grid[cell]
-            touched[n_touched] = cell  # kept only if it was empty (see grid_add)
-            n_touched += value == 0.0
-            grid[cell] = value + share
+        end = min(next_x, next_y, next_z, length)
+        piece = end - done
+        if piece > 0.0:
+            share = gamma_fast(rng, shape_per_mm * piece) * scale if shape_per_mm > 0.0 else per_mm * piece
+            share = min(share, limit - total)
+            total += share
+            if 0 <= ix < nx and 0 <= iy < ny and 0 <= il < nl:
+                cell = (il * nx + ix) * ny + iy
+                value = grid[cell]
+                touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                n_touched += value == 0.0
+                grid[cell] = value + share
+            else:
+                escaped += share
+        done = end
+        if next_x <= end:  # every plane reached at this point (a corner crosses two)
+            ix += step_x
+            next_x += delta_x
+        if next_y <= end:
+            iy += step_y
+            next_y += delta_y
+        if next_z <= end:
+            il += step_z
+            next_z += delta_z
     counters[C_TOUCHED] = n_touched
     if escaped > 0.0:
-        tally[TALLY_ESCAPED] += escaped
+        s.tally[TALLY_ESCAPED] += escaped
     return total
+
+
+@numba.njit(cache=True, inline="always")
+def _axis(f: float, i: int, direction: float, spacing: float) -> tuple[int, float, float]:
+    """Voxel traversal along one axis from fractional cell coordinate ``f`` (in cell ``i``): the index
+    step, the path length to the next plane and the path length between planes."""
+    if direction > 1e-300:
+        return 1, (i + 1.0 - f) * spacing / direction, spacing / direction
+    if direction < -1e-300:
+        return -1, (f - i) * spacing / -direction, spacing / -direction
+    return 0, 1e300, 1e300
