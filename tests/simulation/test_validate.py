@@ -73,6 +73,15 @@ def test_statistics_on_a_hand_built_muon() -> None:
     assert stats["longitudinal"][0, 0] == pytest.approx(0.5)
 
 
+def test_statistics_in_chunks_equal_the_whole(g4_small: MuonSample) -> None:
+    """Large samples are reduced a few thousand muons at a time; the per-muon results are the same."""
+    whole = muon_statistics(g4_small)
+    chunked = muon_statistics(g4_small, chunk_muons=7)
+    assert g4_small.n_muons > 7
+    for key, values in whole.items():
+        np.testing.assert_allclose(chunked[key], values, rtol=1e-12, equal_nan=True, err_msg=key)
+
+
 def test_different_detectors_are_refused(g4_small: MuonSample) -> None:
     other = replace(g4_small, detector=Detector(field_t=0.0))
     with pytest.raises(DataFormatError, match="detectors differ"):

@@ -66,7 +66,7 @@ class MuonSample:
     y0: FloatArray  # [N] mm
     energy_loss: FloatArray | None  # [N] GeV, E0 − exit energy (None if not stored)
     offsets: npt.NDArray[np.int64]  # [N+1]
-    cell: npt.NDArray[np.int64]  # [nnz]
+    cell: npt.NDArray[np.integer]  # [nnz] flat cell index
     energy: npt.NDArray[np.float32]  # [nnz] GeV
     detector: Detector
     label: str = "sample"
@@ -92,7 +92,7 @@ class MuonSample:
             y0=truth["y0"].astype(np.float64),
             energy_loss=None if loss is None else loss.astype(np.float64),
             offsets=offsets.astype(np.int64),
-            cell=cell.astype(np.int64),
+            cell=cell.astype(np.int32),  # < 2³¹ cells; half the memory of a large sample
             energy=energy.astype(np.float32),
             detector=shards.detector,
             label=name,
@@ -126,8 +126,9 @@ class MuonSample:
 ShardLike = str | os.PathLike[str] | ShardSet | MuonSample
 
 
-def muon_statistics(sample: MuonSample) -> dict[str, FloatArray]:
-    """Per-muon quantities, vectorised over all hits.
+def muon_statistics(sample: MuonSample, *, chunk_muons: int = 4096) -> dict[str, FloatArray]:
+    """Per-muon quantities, vectorised over the hits of ``chunk_muons`` muons at a time (the temporaries
+    of a whole 80,000-muon TeV sample would take tens of GB).
 
     Returns:
         arrays of length N: ``edep`` (GeV), ``cells``, ``cells_1mev``, ``lateral_rms`` (mm, energy-
@@ -136,6 +137,32 @@ def muon_statistics(sample: MuonSample) -> dict[str, FloatArray]:
         ``longitudinal`` (N, layers) energy fractions, ``lateral`` (N, bins) energy fractions vs the
         distance to the layer centroid, ``spectrum`` (N, bins) counts of log10 cell energies.
     """
+    n = sample.n_muons
+    if n > chunk_muons:
+        starts = range(0, n, chunk_muons)
+        parts = [_statistics(_muon_range(sample, a, min(a + chunk_muons, n))) for a in starts]
+        return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    return _statistics(sample)
+
+
+def _muon_range(sample: MuonSample, start: int, stop: int) -> MuonSample:
+    """Muons start … stop − 1 as a sample of views (no copy of the hits)."""
+    lo, hi = int(sample.offsets[start]), int(sample.offsets[stop])
+    return MuonSample(
+        true_energy=sample.true_energy[start:stop],
+        charge=sample.charge[start:stop],
+        x0=sample.x0[start:stop],
+        y0=sample.y0[start:stop],
+        energy_loss=None if sample.energy_loss is None else sample.energy_loss[start:stop],
+        offsets=sample.offsets[start : stop + 1] - lo,
+        cell=sample.cell[lo:hi],
+        energy=sample.energy[lo:hi],
+        detector=sample.detector,
+        label=sample.label,
+    )
+
+
+def _statistics(sample: MuonSample) -> dict[str, FloatArray]:
     det = sample.detector
     n = sample.n_muons
     muon = np.repeat(np.arange(n), np.diff(sample.offsets))

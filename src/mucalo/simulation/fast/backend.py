@@ -28,7 +28,7 @@ __all__ = ["CODE_VERSION", "DetailedMuons", "FastBackend"]
 logger = logging.getLogger(__name__)
 
 #: Version of the fast simulation's physics; stored with every shard it writes.
-CODE_VERSION = "1.0"
+CODE_VERSION = "1.1"  # 1.1: shower library, cell-by-cell continuous loss, 120 mm steps
 
 
 @dataclass(frozen=True, slots=True)

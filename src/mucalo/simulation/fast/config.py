@@ -39,7 +39,7 @@ class FastSimConfig:
     electron_cut_mev: float = 0.842  # δ-rays above this are explicit (G4 e− threshold, 0.7 mm)
     photon_cut_mev: float = 0.0758  # muon brems photons above this are explicit (G4 γ threshold)
     # --- muon transport
-    max_step_mm: float = 120.0  # longest muon step (chord of the helix), mm; cells fluctuate apart
+    max_step_mm: float = 120.0  # longest muon step (chord of the helix), mm; each cell's loss is drawn apart
     # --- showers (GFlash above gflash_min_mev, particle-level mini Monte Carlo below)
     gflash_min_mev: float = 200.0  # E_GF: secondaries at least this energetic shower via GFlash
     moliere_radius_mm: float = 17.5  # radial scale R_M of the GFlash profiles, mm (tuned; 20.2 Rossi)
