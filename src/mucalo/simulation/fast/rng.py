@@ -32,10 +32,12 @@ __all__ = [
     "uniform",
     "uniform_and_azimuth",
     "uniform_and_two_azimuths",
+    "uniform_pair",
 ]
 
 _U64 = np.uint64
 _TWO_POW_M53 = 1.0 / 9007199254740992.0
+_TWO_POW_M32 = 1.0 / 4294967296.0
 #: Bins of a Gamma quantile table (:func:`gamma_quantile_table`): 16 kB, cache-resident.
 GAMMA_TABLE_BINS = 2048
 #: Equal-probability bins of the standard normal's quantile table (:func:`normal`), 32 kB.
@@ -113,6 +115,16 @@ def uniform_and_azimuth(state: npt.NDArray[np.uint64]) -> tuple[float, int]:
     """
     bits = _next(state)
     return (float(bits >> _U64(11)) + 0.5) * _TWO_POW_M53, int(bits & _U64(AZIMUTH_BINS - 1))
+
+
+@numba.njit(cache=True, inline="always")
+def uniform_pair(state: npt.NDArray[np.uint64]) -> tuple[float, float]:
+    """Two independent uniforms in (0, 1) with 32-bit resolution each, from one draw."""
+    bits = _next(state)
+    return (
+        (float(bits >> _U64(32)) + 0.5) * _TWO_POW_M32,
+        (float(bits & _U64(0xFFFFFFFF)) + 0.5) * _TWO_POW_M32,
+    )
 
 
 @numba.njit(cache=True, inline="always")
