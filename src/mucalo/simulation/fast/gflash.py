@@ -271,10 +271,14 @@ def gflash_shower(
         kind = component[j]
         e_spot = weight[j] * e_scale
         cx, cy, cz = x + along * ux, y + along * uy, z + along * uz
+        n_pieces = 1  # a core spot or the origin of soft photons: one place, at the core radius
+        pieces[0] = 1.0
+        share_sum = 1.0
         if kind == 1.0:  # a tail spot: P pieces at independent radii
             radius = tail_radius[i] + f * (tail_radius[i + 1] - tail_radius[i])
             # the pieces' shares are Dirichlet(a, …, a): P independent Gamma(a) draws over their
             # sum, which with the Gamma(P·a) spot total of pass 1 makes P independent Gamma(a) pieces
+            n_pieces = tail_split
             share_sum = 0.0
             for k in range(tail_split):
                 share = 1.0
@@ -292,20 +296,70 @@ def gflash_shower(
                 for k in range(tail_split):
                     pieces[k] = 1.0
                 share_sum = float(tail_split)
-            e_share = e_spot / share_sum
-            for k in range(tail_split):
-                # r = R √(u/(1−u)) with u uniform has the G–P radial law; the azimuth comes with u
-                u, azimuth = uniform_and_azimuth(state)
-                scale = radius * math.sqrt(u / (1.0 - u))
-                c = scale * AZIMUTH[0, azimuth]
-                d = scale * AZIMUTH[1, azimuth]
-                sx = cx + c * e1x + d * e2x
-                sy = cy + c * e1y + d * e2y
-                sz = cz + c * e1z + d * e2z
-                e_piece = pieces[k] * e_share
-                if recording:
-                    deposit_point(s, sx, sy, sz, e_piece)
-                    continue
+        else:
+            radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
+        e_share = e_spot / share_sum
+        for piece in range(n_pieces):
+            # r = R √(u/(1−u)) with u uniform has the G–P radial law; the azimuth comes with u
+            u, azimuth = uniform_and_azimuth(state)
+            scale = radius * math.sqrt(u / (1.0 - u))
+            c = scale * AZIMUTH[0, azimuth]
+            d = scale * AZIMUTH[1, azimuth]
+            sx = cx + c * e1x + d * e2x
+            sy = cy + c * e1y + d * e2y
+            sz = cz + c * e1z + d * e2z
+            e_piece = pieces[piece] * e_share
+            if kind == 2.0:  # the spot's energy leaves the core as soft photons
+                left = e_piece
+                while left > 0.0:
+                    ln_k = ln_k_lo + uniform(state) * log_k_span  # 1/k spectrum
+                    k = math.exp(ln_k)
+                    if k > left:  # the last photon takes what is left
+                        k = left
+                        ln_k = math.log(k)
+                    left -= k
+                    # replay from the photon library (see above)
+                    node = math.floor((ln_k - photon_ln_e0) * photon_inv_step + 0.5)
+                    if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
+                        vx, vy, vz = isotropic(state)
+                        counters[C_TOUCHED] = n_touched  # a full stack deposits in place
+                        push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
+                        n_touched = counters[C_TOUCHED]
+                        continue
+                    u_history, flips = uniform_and_azimuth(state)
+                    h = (
+                        photon_first
+                        + node * photon_n_hist
+                        + min(int(u_history * photon_n_hist), photon_n_hist - 1)
+                    )
+                    sign_a = 1.0 if (flips & 1) == 0 else -1.0
+                    sign_b = 1.0 if (flips & 2) == 0 else -1.0
+                    sign_c = sign_a * sign_b  # proper rotations only: an even number of sign flips
+                    photon_escaped = 0.0
+                    for i_point in range(lib_index[h] - iso_offset, lib_index[h + 1] - iso_offset):
+                        e_point = lib_iso[i_point, 3] * k
+                        cell = cell_at(
+                            geo,
+                            sx + sign_a * lib_iso[i_point, 0],
+                            sy + sign_b * lib_iso[i_point, 1],
+                            sz + sign_c * lib_iso[i_point, 2],
+                        )
+                        if cell < 0:
+                            photon_escaped += e_point
+                        else:
+                            value = grid[cell]
+                            touched[n_touched] = cell  # kept only if it was empty (see grid_add)
+                            n_touched += value == 0.0
+                            grid[cell] = value + e_point
+                    if photon_escaped > 0.0:
+                        tally[TALLY_ESCAPED] += photon_escaped
+                if counters[C_STACK] > 2048:  # photons beyond the library wait on the stack; keep it short
+                    counters[C_TOUCHED] = n_touched
+                    run_stack(s)
+                    n_touched = counters[C_TOUCHED]
+            elif recording:
+                deposit_point(s, sx, sy, sz, e_piece)
+            else:
                 cell = cell_at(geo, sx, sy, sz)
                 if cell < 0:
                     escaped += e_piece
@@ -314,74 +368,6 @@ def gflash_shower(
                     touched[n_touched] = cell  # kept only if it was empty (see grid_add)
                     n_touched += value == 0.0
                     grid[cell] = value + e_piece
-            continue
-        radius = core_radius[i] + f * (core_radius[i + 1] - core_radius[i])
-        u, azimuth = uniform_and_azimuth(state)
-        scale = radius * math.sqrt(u / (1.0 - u))
-        c = scale * AZIMUTH[0, azimuth]
-        d = scale * AZIMUTH[1, azimuth]
-        sx = cx + c * e1x + d * e2x
-        sy = cy + c * e1y + d * e2y
-        sz = cz + c * e1z + d * e2z
-        if kind == 2.0:  # the spot's energy leaves the core as soft photons
-            left = e_spot
-            while left > 0.0:
-                ln_k = ln_k_lo + uniform(state) * log_k_span  # 1/k spectrum
-                k = math.exp(ln_k)
-                if k > left:  # the last photon takes what is left
-                    k = left
-                    ln_k = math.log(k)
-                left -= k
-                # replay from the photon library (see above)
-                node = math.floor((ln_k - photon_ln_e0) * photon_inv_step + 0.5)
-                if node < 0 or node >= n_photon_nodes:  # outside the library: transported later
-                    vx, vy, vz = isotropic(state)
-                    counters[C_TOUCHED] = n_touched  # a full stack deposits in place
-                    push(s, KIND_PHOTON, sx, sy, sz, vx, vy, vz, k)
-                    n_touched = counters[C_TOUCHED]
-                    continue
-                u_history, flips = uniform_and_azimuth(state)
-                h = (
-                    photon_first
-                    + node * photon_n_hist
-                    + min(int(u_history * photon_n_hist), photon_n_hist - 1)
-                )
-                sign_a = 1.0 if (flips & 1) == 0 else -1.0
-                sign_b = 1.0 if (flips & 2) == 0 else -1.0
-                sign_c = sign_a * sign_b  # proper rotations only: an even number of sign flips
-                photon_escaped = 0.0
-                for i_point in range(lib_index[h] - iso_offset, lib_index[h + 1] - iso_offset):
-                    e_point = lib_iso[i_point, 3] * k
-                    cell = cell_at(
-                        geo,
-                        sx + sign_a * lib_iso[i_point, 0],
-                        sy + sign_b * lib_iso[i_point, 1],
-                        sz + sign_c * lib_iso[i_point, 2],
-                    )
-                    if cell < 0:
-                        photon_escaped += e_point
-                    else:
-                        value = grid[cell]
-                        touched[n_touched] = cell  # kept only if it was empty (see grid_add)
-                        n_touched += value == 0.0
-                        grid[cell] = value + e_point
-                if photon_escaped > 0.0:
-                    tally[TALLY_ESCAPED] += photon_escaped
-            if counters[C_STACK] > 2048:  # photons beyond the library wait on the stack; keep it short
-                counters[C_TOUCHED] = n_touched
-                run_stack(s)
-                n_touched = counters[C_TOUCHED]
-        elif recording:
-            deposit_point(s, sx, sy, sz, e_spot)
-        else:
-            cell = cell_at(geo, sx, sy, sz)
-            if cell < 0:
-                escaped += e_spot
-            else:
-                value = grid[cell]
-                touched[n_touched] = cell  # kept only if it was empty (see grid_add)
-                n_touched += value == 0.0
-                grid[cell] = value + e_spot
     counters[C_TOUCHED] = n_touched
     if escaped > 0.0:
         tally[TALLY_ESCAPED] += escaped
