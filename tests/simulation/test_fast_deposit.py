@@ -11,6 +11,7 @@ import pytest
 from mucalo.detector import Detector
 from mucalo.simulation.fast import FastBackend
 from mucalo.simulation.fast.deposit import deposit_loss
+from mucalo.simulation.fast.params import P_NX, P_NY
 from mucalo.simulation.fast.rng import seed_state
 from mucalo.simulation.fast.state import C_TOUCHED, TALLY_ESCAPED, KernelState
 
@@ -30,7 +31,7 @@ def _tracks(
     grid = s.grid
     touched = s.touched
     counters = s.counters
-    n_cells_per_layer = int(s.params[0]) * int(s.params[1])
+    n_cells_per_layer = int(s.params[P_NX]) * int(s.params[P_NY])
     for i in range(n):
         seed_state(s.rng, np.uint64(i + 1))
         counters[C_TOUCHED] = 0

@@ -12,6 +12,7 @@ from mucalo.simulation.fast import FastBackend
 from mucalo.simulation.fast.gflash import gflash_shower
 from mucalo.simulation.fast.library import MERGE_RADIUS_MM, _merge_close_points
 from mucalo.simulation.fast.minimc import KIND_SHOWER, library_replay
+from mucalo.simulation.fast.params import P_NX, P_NY, P_PITCH
 from mucalo.simulation.fast.rng import seed_state
 from mucalo.simulation.fast.state import C_TOUCHED, TALLY_ESCAPED, KernelState
 
@@ -78,8 +79,8 @@ def _showers(s: KernelState, energy: float, n: int, replay: bool) -> np.ndarray:
     grid = s.grid
     touched = s.touched
     counters = s.counters
-    n_x, n_y = int(s.params[0]), int(s.params[1])
-    pitch = s.params[3]
+    n_x, n_y = int(s.params[P_NX]), int(s.params[P_NY])
+    pitch = s.params[P_PITCH]
     for i in range(n):
         seed_state(s.rng, np.uint64(i + 1))
         counters[C_TOUCHED] = 0

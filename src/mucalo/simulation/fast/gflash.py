@@ -169,11 +169,8 @@ def gflash_shower(
     mean_spots = p[P_SPOTS] * 93.0 * math.log(z_eff) * e_gev**0.876
     n_spots = max(int(mean_spots + uniform(state)), 1)  # stochastic rounding keeps the mean
     tail_split = max(int(p[P_TAIL_SPLIT]), 1)
-    entries = (
-        s.scratch
-        if max(n_spots, tail_split) <= s.scratch.shape[1]
-        else np.empty((4, max(n_spots, tail_split)))
-    )
+    n_entries = max(n_spots, tail_split)
+    entries = s.scratch if n_entries <= s.scratch.shape[1] else np.empty((4, n_entries))
     position = entries[0]  # depth, in grid units
     weight = entries[1]  # energy weight
     component = entries[2]  # 0 core, 1 tail, 2 soft photons
